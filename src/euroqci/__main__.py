@@ -1,0 +1,5 @@
+"""``python -m euroqci`` runs the CLI."""
+
+from euroqci.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``euroqci`` command line: typer + rich, calling the library, holding no logic."""

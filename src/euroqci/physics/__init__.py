@@ -1,0 +1,1 @@
+"""Link physics: channels, sources and detectors turned into transmittance and click models."""
