@@ -1,0 +1,1 @@
+"""QKD device emulator: Monte Carlo detection records for Alice and Bob, and their file format."""

@@ -1,0 +1,232 @@
+"""The classical channel between Alice and Bob: in memory or TCP, every message authenticated.
+
+A message is a kind (short string) plus named numpy arrays and scalars. On the wire it is a
+frame ``length (4 bytes) | sequence number (8) | header length (4) | JSON header | array bytes
+| Wegman-Carter tag (16)``; the tag covers everything before it, so a replayed, reordered or
+altered message is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from euroqci.errors import ProtocolAbort
+from euroqci.postprocessing.authentication import TAG_BYTES, Direction, KeyPool, WegmanCarter
+
+__all__ = [
+    "ClassicalChannel",
+    "MemoryTransport",
+    "Message",
+    "TcpTransport",
+    "Transport",
+    "memory_channel_pair",
+    "tcp_channel_pair",
+]
+
+_LEN = struct.Struct(">I")
+_HDR = struct.Struct(">QI")
+
+
+class Transport(Protocol):
+    """Moves opaque byte frames between the two parties, in order."""
+
+    def send_bytes(self, frame: bytes) -> None: ...
+
+    def recv_bytes(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Message:
+    """A received message: ``kind`` and its fields (numpy arrays or JSON scalars)."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+
+def encode(kind: str, fields: dict[str, Any]) -> bytes:
+    """Serialise a message body (no sequence number, no tag)."""
+    meta: dict[str, Any] = {"kind": kind, "scalars": {}, "arrays": []}
+    buffers = []
+    for name, value in fields.items():
+        if isinstance(value, np.ndarray):
+            arr = np.ascontiguousarray(value)
+            meta["arrays"].append([name, arr.dtype.str, list(arr.shape)])
+            buffers.append(arr.tobytes())
+        else:
+            meta["scalars"][name] = value
+    header = json.dumps(meta, separators=(",", ":")).encode()
+    return _LEN.pack(len(header)) + header + b"".join(buffers)
+
+
+def decode(body: bytes) -> Message:
+    """Inverse of :func:`encode`."""
+    (n_header,) = _LEN.unpack_from(body, 0)
+    meta = json.loads(body[4 : 4 + n_header])
+    fields: dict[str, Any] = dict(meta["scalars"])
+    offset = 4 + n_header
+    for name, dtype, shape in meta["arrays"]:
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape)) if shape else 1
+        arr = np.frombuffer(body, dtype=dt, count=count, offset=offset).reshape(shape)
+        fields[name] = arr
+        offset += count * dt.itemsize
+    return Message(meta["kind"], fields)
+
+
+class MemoryTransport:
+    """One end of an in-process transport (a pair of queues)."""
+
+    def __init__(self, inbox: queue.Queue[bytes], outbox: queue.Queue[bytes]) -> None:
+        self._inbox = inbox
+        self._outbox = outbox
+        self.tamper: Any = None  # test hook: a function bytes -> bytes applied to sent frames
+
+    def send_bytes(self, frame: bytes) -> None:
+        self._outbox.put(self.tamper(frame) if self.tamper else frame)
+
+    def recv_bytes(self) -> bytes:
+        return self._inbox.get(timeout=600)
+
+    def close(self) -> None:
+        pass
+
+
+class TcpTransport:
+    """One end of a TCP connection carrying length-prefixed frames.
+
+    ``delay_s`` is added before each send to emulate a longer link (half the round-trip time).
+    """
+
+    def __init__(self, sock: socket.socket, *, delay_s: float = 0.0) -> None:
+        self._sock = sock
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.delay_s = delay_s
+
+    def send_bytes(self, frame: bytes) -> None:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self._sock.sendall(_LEN.pack(len(frame)) + frame)
+
+    def _read(self, n: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < n:
+            got = self._sock.recv(min(n - len(chunks), 1 << 22))
+            if not got:
+                raise ProtocolAbort("the peer closed the classical channel", reason="peer closed")
+            chunks += got
+        return bytes(chunks)
+
+    def recv_bytes(self) -> bytes:
+        (n,) = _LEN.unpack(self._read(4))
+        return self._read(n)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class ClassicalChannel:
+    """One party's end of the authenticated classical channel.
+
+    Counts messages, bytes and round trips; ``authentication_key_used_bits`` is the pool
+    consumption of this end.
+    """
+
+    def __init__(self, transport: Transport, authenticator: WegmanCarter) -> None:
+        self.transport = transport
+        self.auth = authenticator
+        self._sent = 0
+        self._received = 0
+        self.bytes_sent = 0
+        self.messages_sent = 0
+
+    def __repr__(self) -> str:
+        return f"ClassicalChannel(sending={self.auth.sending.value}, sent={self.messages_sent})"
+
+    def send(self, kind: str, **fields: Any) -> None:
+        """Authenticate and send one message."""
+        body = _HDR.pack(self._sent, 0) + encode(kind, fields)
+        frame = body + self.auth.tag(body)
+        self._sent += 1
+        self.bytes_sent += len(frame)
+        self.messages_sent += 1
+        self.transport.send_bytes(frame)
+
+    def recv(self, expected: str | None = None) -> Message:
+        """Receive, authenticate and decode one message; check its kind if ``expected``."""
+        frame = self.transport.recv_bytes()
+        body, tag = frame[:-TAG_BYTES], frame[-TAG_BYTES:]
+        self.auth.verify(body, tag)
+        (seq, _) = _HDR.unpack_from(body, 0)
+        if seq != self._received:
+            raise ProtocolAbort("message out of order on the classical channel", reason="replay")
+        self._received += 1
+        msg = decode(body[_HDR.size :])
+        if msg.kind == "abort":
+            raise ProtocolAbort(f"peer aborted: {msg['reason']}", reason=str(msg["reason"]))
+        if expected is not None and msg.kind != expected:
+            raise ProtocolAbort(
+                f"unexpected message {msg.kind!r}, expected {expected!r}", reason="protocol"
+            )
+        return msg
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def _authenticators(secret: bytes) -> tuple[WegmanCarter, WegmanCarter]:
+    # Each party holds its own copy of the pre-shared secret.
+    alice = WegmanCarter(KeyPool(secret), sending=Direction.ALICE_TO_BOB)
+    bob = WegmanCarter(KeyPool(secret), sending=Direction.BOB_TO_ALICE)
+    return alice, bob
+
+
+def memory_channel_pair(secret: bytes) -> tuple[ClassicalChannel, ClassicalChannel]:
+    """Alice's and Bob's ends of an in-memory channel, each with its own copy of ``secret``."""
+    a2b: queue.Queue[bytes] = queue.Queue()
+    b2a: queue.Queue[bytes] = queue.Queue()
+    auth_a, auth_b = _authenticators(secret)
+    return (
+        ClassicalChannel(MemoryTransport(b2a, a2b), auth_a),
+        ClassicalChannel(MemoryTransport(a2b, b2a), auth_b),
+    )
+
+
+def tcp_channel_pair(
+    secret: bytes, *, round_trip_delay_s: float = 0.0
+) -> tuple[ClassicalChannel, ClassicalChannel]:
+    """Alice's and Bob's ends of a real TCP connection on 127.0.0.1 (an ephemeral port)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        conn, _ = server.accept()
+        accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    client = socket.create_connection(("127.0.0.1", port))
+    thread.join(timeout=10)
+    server.close()
+    if not accepted:
+        raise ProtocolAbort("could not open the loopback TCP channel", reason="tcp")
+    auth_a, auth_b = _authenticators(secret)
+    delay = round_trip_delay_s / 2
+    return (
+        ClassicalChannel(TcpTransport(accepted[0], delay_s=delay), auth_a),
+        ClassicalChannel(TcpTransport(client, delay_s=delay), auth_b),
+    )
