@@ -82,6 +82,18 @@ def poly_hash61(words, key):
 
 
 @njit(cache=True, nogil=True)
+def wegman_carter_tag(words, keys, pads):
+    """``(h_k(words) + pad) mod p`` for each pair of hash key and pad (uint64 arrays)."""
+    out = np.zeros(keys.shape[0], dtype=np.uint64)
+    for t in range(keys.shape[0]):
+        h = poly_hash61(words, keys[t]) + pads[t]
+        if h >= MERSENNE61:
+            h -= MERSENNE61
+        out[t] = h
+    return out
+
+
+@njit(cache=True, nogil=True)
 def frame_hashes61(words, keys):
     """Hash every row of ``words`` (frames x L, uint64) with each key in ``keys`` (uint64).
 
@@ -133,19 +145,22 @@ def splitmix_permutation(n, seed):
 # has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Bob holds the parities of his own
 # bits for every node (``bob``) and Alice's parity where it is known (``akn``: -1 unknown).
 # --------------------------------------------------------------------------------------------
+@_helper
+def _fill_tree(t, key, bits_at, n_leaves):
+    """Parities of every node of one pass's tree: leaves gathered in pass order, then upwards."""
+    for i in range(n_leaves):
+        x = bits_at[i]
+        t[n_leaves + i] = key[x] if x >= 0 else 0
+    for v in range(n_leaves - 1, 0, -1):
+        t[v] = t[2 * v] ^ t[2 * v + 1]
+
+
 @njit(cache=True, nogil=True)
-def cascade_alice_trees(keys, leaf_of, n_leaves, tree):
+def cascade_alice_trees(keys, bit_of, n_leaves, tree):
     """Fill ``tree`` (frames, passes, 2 Vmax) with the parity of every node of every pass."""
-    n_frames, n_bits = keys.shape
-    n_passes = leaf_of.shape[0]
-    for f in range(n_frames):
-        for j in range(n_passes):
-            t = tree[f, j]
-            t[:] = 0
-            for x in range(n_bits):
-                t[leaf_of[j, x]] = keys[f, x]
-            for v in range(n_leaves[j] - 1, 0, -1):
-                t[v] = t[2 * v] ^ t[2 * v + 1]
+    for f in range(keys.shape[0]):
+        for j in range(bit_of.shape[0]):
+            _fill_tree(tree[f, j], keys[f], bit_of[j], n_leaves[j])
 
 
 @_helper
@@ -191,21 +206,14 @@ def _mark_known(akn, n_leaves, node, value, stack):
 
 
 @njit(cache=True, nogil=True)
-def cascade_bob_init(keys, leaf_of, bit_of, n_leaves, bob, akn):
+def cascade_bob_init(keys, bit_of, n_leaves, bob, akn):
     """Build Bob's parity trees and mark the virtual (padding) nodes as known zeros."""
-    n_frames, n_bits = keys.shape
-    n_passes = leaf_of.shape[0]
     stack = np.zeros((256, 2), dtype=np.int64)
-    for f in range(n_frames):
-        for j in range(n_passes):
-            t = bob[f, j]
-            t[:] = 0
-            akn[f, j, :] = -1
-            for x in range(n_bits):
-                t[leaf_of[j, x]] = keys[f, x]
+    for f in range(keys.shape[0]):
+        for j in range(bit_of.shape[0]):
             V = n_leaves[j]
-            for v in range(V - 1, 0, -1):
-                t[v] = t[2 * v] ^ t[2 * v + 1]
+            _fill_tree(bob[f, j], keys[f], bit_of[j], V)
+            akn[f, j, :] = -1
             for i in range(V):
                 if bit_of[j, i] < 0:
                     _mark_known(akn[f, j], V, V + i, 0, stack)

@@ -17,7 +17,7 @@ from enum import Enum
 import numpy as np
 
 from euroqci.errors import InsufficientKeyMaterial, ProtocolAbort
-from euroqci.postprocessing._kernels import MERSENNE61, poly_hash61
+from euroqci.postprocessing._kernels import MERSENNE61, wegman_carter_tag
 
 __all__ = ["Direction", "KeyPool", "WegmanCarter", "message_words"]
 
@@ -109,7 +109,7 @@ class WegmanCarter:
         )
         # Hash keys, one pair per direction, drawn once from the pool (Wegman-Carter reuse).
         self._keys = {
-            d: (_key_from(pool.take(d, 8)), _key_from(pool.take(d, 8)))
+            d: np.array([_key_from(pool.take(d, 8)), _key_from(pool.take(d, 8))], dtype=np.uint64)
             for d in (Direction.ALICE_TO_BOB, Direction.BOB_TO_ALICE)
         }
 
@@ -117,14 +117,9 @@ class WegmanCarter:
         return f"WegmanCarter(sending={self.sending.value})"
 
     def _tag(self, message: bytes, direction: Direction) -> bytes:
-        words = message_words(message)
-        pads = self.pool.take(direction, _PAD_BITS // 8)
-        out = b""
-        for i, key in enumerate(self._keys[direction]):
-            h = int(poly_hash61(words, key))
-            pad = int.from_bytes(pads[8 * i : 8 * i + 8], "little") & int(MERSENNE61)
-            out += ((h + pad) % int(MERSENNE61)).to_bytes(8, "little")
-        return out
+        pads = np.frombuffer(self.pool.take(direction, _PAD_BITS // 8), dtype="<u8") & MERSENNE61
+        tags = wegman_carter_tag(message_words(message), self._keys[direction], pads)
+        return tags.astype("<u8").tobytes()
 
     def tag(self, message: bytes) -> bytes:
         """The 16-byte tag of an outgoing message (consumes 128 pad bits)."""

@@ -127,8 +127,8 @@ class _AliceState:
 
     def __init__(self, layout: CascadeLayout, frames: npt.NDArray[np.uint8]) -> None:
         self.layout = layout
-        self.tree = np.zeros((frames.shape[0], len(layout.sizes), layout.tree_size), np.uint8)
-        K.cascade_alice_trees(frames, layout.leaf_of, layout.n_leaves, self.tree)
+        self.tree = np.empty((frames.shape[0], len(layout.sizes), layout.tree_size), np.uint8)
+        K.cascade_alice_trees(frames, layout.bit_of, layout.n_leaves, self.tree)
         self.disclosed_bits = 0
 
     def answer(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
@@ -146,10 +146,9 @@ class _BobState:
         n_passes = len(layout.sizes)
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
-        self.bob = np.zeros((n_frames, n_passes, size), np.uint8)
-        self.akn = np.full((n_frames, n_passes, size), -1, np.int8)
-        K.cascade_bob_init(frames, layout.leaf_of, layout.bit_of, layout.n_leaves, self.bob,
-                           self.akn)
+        self.bob = np.empty((n_frames, n_passes, size), np.uint8)
+        self.akn = np.empty((n_frames, n_passes, size), np.int8)
+        K.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.bob, self.akn)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
         self.cur = np.zeros(n_frames, np.int64)
