@@ -30,6 +30,7 @@ __all__ = [
     "finite_key_pass",
     "gllp_infinite_decoy",
     "link_probabilities",
+    "pass_key_length_raw",
     "three_intensity_asymptotic",
     "vacuum_weak_decoy",
 ]
@@ -378,3 +379,51 @@ def finite_key_pass(
         bounds=bounds,
         window_slots=pick(slots),
     )
+
+
+def pass_key_length_raw(
+    transmittance_per_slot: FloatArray,
+    *,
+    pulses_per_slot: float,
+    intensities: FloatArray,
+    intensity_probabilities: FloatArray,
+    basis_probability_x: FloatArray,
+    detector: Detector,
+    misalignment_error: float,
+    error_correction_efficiency: float,
+    epsilon_sec: float,
+    epsilon_cor: float,
+    tail_bound: TailBound = TailBound.HOEFFDING,
+    optimise_window: bool = True,
+) -> FloatArray:
+    """The optimiser's view of :func:`finite_key_pass`: best unfloored key length per batch row.
+
+    Same model, without input validation and bookkeeping (the caller's parameters come from a
+    decoder that keeps them valid); ``transmittance_per_slot`` must be sorted, highest first.
+    """
+    mu = intensities[..., None, :]
+    p = intensity_probabilities[..., None, :]
+    q, e = link_probabilities(transmittance_per_slot, mu, detector, misalignment_error)
+    n_x, n_z, m_x, m_z = _counts(
+        q, e, p, basis_probability_x[..., None], np.asarray(pulses_per_slot)
+    )
+    if optimise_window:
+        n_x, n_z, m_x, m_z = (np.cumsum(a, axis=-2) for a in (n_x, n_z, m_x, m_z))
+    else:
+        n_x, n_z, m_x, m_z = (np.sum(a, axis=-2, keepdims=True) for a in (n_x, n_z, m_x, m_z))
+    nx_tot = np.sum(n_x, axis=-1)
+    qber = np.sum(m_x, axis=-1) / np.maximum(nx_tot, 1e-300)
+    leak = error_correction_efficiency * nx_tot * _kernels.binary_entropy(qber)
+    ell = _kernels.lim_key_length(
+        n_x,
+        n_z,
+        m_x,
+        m_z,
+        mu,
+        p,
+        leak,
+        np.asarray(epsilon_sec),
+        np.asarray(epsilon_cor),
+        tail_bound is TailBound.CHERNOFF,
+    )[0]
+    return np.asarray(np.max(ell, axis=-1))

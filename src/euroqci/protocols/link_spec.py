@@ -175,8 +175,9 @@ def _format(exc: ValidationError) -> ConfigurationError:
     if chosen["type"] == "extra_forbidden":
         message = f"{field}: unknown field; see docs/keyrate.md for the fields of a SPEC"
     elif field.startswith("channel") and chosen["type"] == "missing":
+        field = field.split(".")[0]
         message = (
-            f"{field.split('.')[0]}: expected length_km (fibre), loss_db (fixed loss), or "
+            f"{field}: expected length_km (fibre), loss_db (fixed loss), or "
             "loss_db_per_slot with slot_s (a pass)"
         )
     else:
@@ -193,7 +194,11 @@ def _channel(model: _FibreModel | _LossModel | _SlottedModel) -> Channel:
         )
     if isinstance(model, _LossModel):
         return FixedLossChannel(loss_db=np.asarray(model.loss_db, dtype=np.float64))
-    return SlottedChannel(loss_db_per_slot=model.loss_db_per_slot, slot_s=model.slot_s)
+    return SlottedChannel(
+        loss_db_per_slot=model.loss_db_per_slot,
+        slot_s=model.slot_s,
+        optimise_window=model.optimise_window,
+    )
 
 
 def _arrays_to_lists(value: Any) -> Any:
