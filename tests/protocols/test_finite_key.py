@@ -251,3 +251,26 @@ def test_pass_finite_key_below_asymptotic_pass() -> None:
 
 def test_tail_bound_enum_values() -> None:
     assert TailBound("chernoff") is TailBound.CHERNOFF
+
+
+@pytest.mark.parametrize("length_km", [50.0, 110.0])
+def test_optimiser_beats_random_search(rng: np.random.Generator, length_km: float) -> None:
+    # Oracle for the optimiser: 20,000 random valid parameter sets never beat it.
+    det = Detector(efficiency=0.1, dark_count_probability=6e-7, afterpulse_probability=0.04)
+    n = 20_000
+    mu2 = rng.uniform(0.01, 0.5, n)
+    mu1 = mu2 + 2e-4 + rng.uniform(0.0, 1.0, n) * (1 - mu2 - 2e-4)
+    mu = np.stack([mu1, mu2, np.full(n, 2e-4)], axis=-1)
+    p = rng.dirichlet([1.0, 1.0, 1.0], n)
+    p_x = rng.uniform(0.05, 0.9999, n)
+    t = np.full(n, 10 ** (-0.02 * length_km))
+    r = bb84.finite_key_block(t, intensities=mu, intensity_probabilities=p, basis_probability_x=p_x,
+                              block_size=1e4, detector=det, misalignment_error=0.005,
+                              error_correction_efficiency=1.16, epsilon_sec=1e-12,
+                              epsilon_cor=1e-15)
+    brute = float(np.max(r.secret_bits / r.pulses))
+    spec = parse_link_spec({"channel": {"length_km": length_km},
+                            "detector": {"afterpulse_probability": 0.04},
+                            "finite_key": {"block_size": 1e4, "epsilon_sec": 1e-12}})
+    assert brute > 0
+    assert float(evaluate_link(spec).secret_bits_per_pulse) >= brute
