@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -102,7 +103,7 @@ def gllp_infinite_decoy(
     y1, e1 = _single_photon_yield(t, detector, misalignment_error)
     q1 = y1 * mu_arr * np.exp(-mu_arr)
     big_e = e / q
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (q1 * (1.0 - h(e1)) - error_correction_efficiency * q * h(big_e))
     return PerPulse(rate, np.asarray(sifting) * q, big_e)
 
@@ -145,7 +146,7 @@ def vacuum_weak_decoy(
     e1 = np.clip(e1, 0.0, 0.5)
     q1 = y1 * mu_arr * np.exp(-mu_arr)
     big_e = e[..., 0] / q_mu
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (
         q1 * (1.0 - h(e1)) - error_correction_efficiency * q_mu * h(big_e)
     )
@@ -175,7 +176,7 @@ def three_intensity_asymptotic(
     s0, s1, e1 = _kernels.asymptotic_decoy_single_photon(q, e, mu, p)
     q_tot = np.sum(p * q, axis=-1)
     big_e = np.sum(p * e, axis=-1) / q_tot
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (
         s0 + s1 * (1.0 - h(e1)) - error_correction_efficiency * q_tot * h(big_e)
     )

@@ -273,7 +273,7 @@ def evaluate_link(spec: LinkSpec) -> KeyRateResult:
     return _registry.evaluate_other(spec)
 
 
-def _common(spec: LinkSpec, t: FloatArray, shape: tuple[int, ...]) -> dict[str, FloatArray]:
+def _common(spec: LinkSpec, t: FloatArray, shape: tuple[int, ...]) -> dict[str, Any]:
     loss_db = np.asarray(spec.channel.loss_db, dtype=np.float64)
     plob = plob_bound(np.minimum(t, 1.0 - 1e-16)) * spec.repetition_rate_hz
     return {"loss_db": loss_db.reshape(shape), "plob_bound_bps": plob.reshape(shape)}
@@ -313,7 +313,7 @@ def _evaluate_bb84_asymptotic(spec: LinkSpec) -> KeyRateResult:
         # Standard BB84 of Ma et al. (2005): both bases give key, q = 1/2 at q_x = 1/2.
         p_x = spec.basis_probability_x or ASYMPTOTIC_BASIS_PROBABILITY_X
         sifting = p_x**2 + (1.0 - p_x) ** 2
-    kw = dict(
+    kw: dict[str, Any] = dict(
         detector=spec.detector,
         misalignment_error=spec.misalignment_error,
         error_correction_efficiency=spec.error_correction_efficiency,
@@ -402,7 +402,7 @@ def _asymptotic_two_decoy(
 
     def fun(u: FloatArray, rows: npt.NDArray[np.intp]) -> FloatArray:
         mu, nu = decode(u)
-        extra = {} if infinite else {"nu": nu}
+        extra: dict[str, Any] = {} if infinite else {"nu": nu}
         return -model(t[rows], mu=mu, **extra, **kw).secret_bits_per_pulse
 
     x0 = np.tile(np.array([[0.0, -2.0]])[:, : len(names)], (n, 1))
@@ -500,7 +500,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     pulses_per_slot = spec.repetition_rate_hz * channel.slot_s
     duration = channel.duration_s
     loss = channel.loss_db
-    common = {
+    common: dict[str, Any] = {
         "loss_db": np.asarray(float(np.min(loss))),
         "plob_bound_bps": np.asarray(
             float(np.sum(plob_bound(np.minimum(t, 1 - 1e-16))) * pulses_per_slot / duration)
