@@ -262,7 +262,7 @@ def test_yin2020_pass_sums_slots_and_applies_bounds_once():
 
 def _pass(n_slots: int, **kwargs):
     t = np.linspace(-1, 1, n_slots)
-    loss_a, loss_b = 22 + 8 * t**2, 24 + 8 * t**2
+    loss_a, loss_b = 18 + 8 * t**2, 20 + 8 * t**2
     det = Detector(efficiency=0.5, dark_count_probability=1e-6)
     return bbm92_pass_secret_bits(10 ** (-loss_a / 10), 10 ** (-loss_b / 10),
                                   repetition_rate_hz=1e8, slot_s=1.0, detector_a=det, **kwargs)
