@@ -81,8 +81,11 @@ def test_reduces_to_ma_fung_lo_without_dark_counts():
     det = Detector(efficiency=1.0, dark_count_probability=0.0)
     q = bbm92_coincidence_probability(eta_a, eta_b, mean_pair_number=2 * lam, detector_a=det)
     e = bbm92_qber(eta_a, eta_b, mean_pair_number=2 * lam, detector_a=det, misalignment_error=e_d)
-    denominator = (1 + eta_a * lam) * (1 + eta_b * lam) * (1 + eta_a * lam + eta_b * lam
-                                                           - eta_a * eta_b * lam)
+    denominator = (
+        (1 + eta_a * lam)
+        * (1 + eta_b * lam)
+        * (1 + eta_a * lam + eta_b * lam - eta_a * eta_b * lam)
+    )
     mfl = (0.5 * q - 2 * (0.5 - e_d) * eta_a * eta_b * lam * (1 + lam) / denominator) / q
     assert e == pytest.approx(mfl, rel=1e-12)
 
@@ -108,8 +111,9 @@ def test_broadcasting_shapes():
     r = bbm92_secret_key_rate(eta_a, eta_b, detector_a=det)
     assert r.secret_bits_per_pulse.shape == (3, 4)
     assert r.mean_pair_number.shape == (3, 4)
-    fixed = bbm92_secret_key_rate(eta_a, eta_b, detector_a=det, mean_pair_number=[0.05, 0.1, 0.2,
-                                                                                    0.3])
+    fixed = bbm92_secret_key_rate(
+        eta_a, eta_b, detector_a=det, mean_pair_number=[0.05, 0.1, 0.2, 0.3]
+    )
     assert fixed.qber.shape == (3, 4)
     assert np.allclose(fixed.mean_pair_number[0], [0.05, 0.1, 0.2, 0.3])
 
@@ -142,8 +146,9 @@ def test_optimised_mean_pair_number_beats_fixed_ones():
 def test_asymptotic_rate_uses_both_bases():
     det = Detector(efficiency=0.5, dark_count_probability=1e-7)
     half = bbm92_secret_key_rate(1e-2, 1e-2, detector_a=det, mean_pair_number=0.1)
-    biased = bbm92_secret_key_rate(1e-2, 1e-2, detector_a=det, mean_pair_number=0.1,
-                                   basis_probability_x=0.9)
+    biased = bbm92_secret_key_rate(
+        1e-2, 1e-2, detector_a=det, mean_pair_number=0.1, basis_probability_x=0.9
+    )
     assert half.sifted_bits_per_pulse == pytest.approx(0.5 * half.coincidence_probability)
     assert biased.sifted_bits_per_pulse == pytest.approx(0.82 * biased.coincidence_probability)
 
@@ -160,8 +165,11 @@ def test_asymptotic_rate_uses_both_bases():
     ],
 )
 def test_bad_input_names_the_field(kwargs, field):
-    args = {"transmittance_a": 0.1, "transmittance_b": 0.1,
-            "detector_a": Detector(efficiency=0.5, dark_count_probability=1e-6)} | kwargs
+    args = {
+        "transmittance_a": 0.1,
+        "transmittance_b": 0.1,
+        "detector_a": Detector(efficiency=0.5, dark_count_probability=1e-6),
+    } | kwargs
     with pytest.raises(ConfigurationError) as info:
         bbm92_secret_key_rate(args.pop("transmittance_a"), args.pop("transmittance_b"), **args)
     assert info.value.field == field
@@ -194,8 +202,9 @@ def test_yin2020_asymptotic_key_rate_from_measured_sifted_rate_and_qber():
     assert float(r.qber) == pytest.approx(qber, rel=1e-9)
     pulses_per_s = m["sifted_key_rate_hz"] / float(r.sifted_bits_per_pulse)
     rate_bps = float(r.secret_bits_per_pulse) * pulses_per_s
-    assert rate_bps == pytest.approx(m["asymptotic_key_rate_bps"],
-                                     rel=tol["asymptotic_key_rate_relative"])
+    assert rate_bps == pytest.approx(
+        m["asymptotic_key_rate_bps"], rel=tol["asymptotic_key_rate_relative"]
+    )
     assert rate_bps == pytest.approx(m["sifted_key_rate_hz"] * (1 - (1 + f) * binary_entropy(qber)))
 
 
@@ -203,8 +212,12 @@ def test_yin2020_finite_key_rate_and_secret_bits():
     m, tol = YIN["measured"], YIN["tolerance"]
     n = m["sifted_key_rate_hz"] * m["data_duration_s"]
     bits = bbm92_finite_key_length(
-        n / 2, n / 2, qber_x=m["qber"], qber_z=m["qber"],
-        error_correction_efficiency=m["error_correction_efficiency"], epsilon_sec=m["epsilon"],
+        n / 2,
+        n / 2,
+        qber_x=m["qber"],
+        qber_z=m["qber"],
+        error_correction_efficiency=m["error_correction_efficiency"],
+        epsilon_sec=m["epsilon"],
     )
     assert float(bits) == pytest.approx(m["secret_key_bits"], rel=tol["finite_key_rate_relative"])
     assert float(bits) / m["data_duration_s"] == pytest.approx(
@@ -217,12 +230,17 @@ def test_yin2020_qber_threshold_for_3100_s_of_data():
     n = m["sifted_key_rate_hz"] * m["data_duration_s"]
     qbers = np.linspace(0.02, 0.10, 801)
     bits = bbm92_finite_key_length(
-        n / 2, n / 2, qber_x=qbers, qber_z=qbers,
-        error_correction_efficiency=m["error_correction_efficiency"], epsilon_sec=m["epsilon"],
+        n / 2,
+        n / 2,
+        qber_x=qbers,
+        qber_z=qbers,
+        error_correction_efficiency=m["error_correction_efficiency"],
+        epsilon_sec=m["epsilon"],
     )
     threshold = qbers[bits > 0].max()
-    assert threshold == pytest.approx(m["finite_key_qber_threshold"],
-                                      abs=tol["finite_key_qber_threshold_absolute"])
+    assert threshold == pytest.approx(
+        m["finite_key_qber_threshold"], abs=tol["finite_key_qber_threshold_absolute"]
+    )
     # The 2017 run's 8.1% gives no key with the same statistics, as the paper says.
     assert np.all(bits[qbers >= m["previous_experiment_qber"]] < 0)
 
@@ -231,27 +249,42 @@ def test_yin2020_pass_sums_slots_and_applies_bounds_once():
     m, tol = YIN["measured"], YIN["tolerance"]
     det = Detector(efficiency=0.5, dark_count_probability=2e-7)
     eta_a, eta_b, mu = 10 ** (-3.0), 10 ** (-3.3), 0.05
-    e0 = float(bbm92_qber(eta_a, eta_b, mean_pair_number=mu, detector_a=det,
-                          misalignment_error=0.0))
+    e0 = float(
+        bbm92_qber(eta_a, eta_b, mean_pair_number=mu, detector_a=det, misalignment_error=0.0)
+    )
     e_d = (1 - (0.5 - m["qber"]) / (0.5 - e0)) / 2
     q = float(bbm92_coincidence_probability(eta_a, eta_b, mean_pair_number=mu, detector_a=det))
     rate_hz = m["two_photon_count_rate_hz"] / q  # pulses per second giving 2.2 Hz coincidences
     n_slots = int(m["data_duration_s"])
     key = bbm92_pass_secret_bits(
-        np.full(n_slots, eta_a), np.full(n_slots, eta_b), repetition_rate_hz=rate_hz, slot_s=1.0,
-        detector_a=det, mean_pair_number=mu, basis_probability_x=0.5, misalignment_error=e_d,
-        error_correction_efficiency=m["error_correction_efficiency"], epsilon_sec=m["epsilon"],
+        np.full(n_slots, eta_a),
+        np.full(n_slots, eta_b),
+        repetition_rate_hz=rate_hz,
+        slot_s=1.0,
+        detector_a=det,
+        mean_pair_number=mu,
+        basis_probability_x=0.5,
+        misalignment_error=e_d,
+        error_correction_efficiency=m["error_correction_efficiency"],
+        epsilon_sec=m["epsilon"],
     )
     assert key.sifted_bits == pytest.approx(m["sifted_key_rate_hz"] * n_slots, rel=1e-6)
     assert key.qber == pytest.approx(m["qber"], rel=1e-6)
-    assert key.secret_bits == pytest.approx(m["secret_key_bits"],
-                                            rel=tol["finite_key_rate_relative"])
+    assert key.secret_bits == pytest.approx(
+        m["secret_key_bits"], rel=tol["finite_key_rate_relative"]
+    )
     assert key.secret_bits < key.asymptotic_secret_bits
     # Bounds applied once to the summed counts: splitting the pass in two loses key.
     half = bbm92_pass_secret_bits(
-        np.full(n_slots // 2, eta_a), np.full(n_slots // 2, eta_b), repetition_rate_hz=rate_hz,
-        slot_s=1.0, detector_a=det, mean_pair_number=mu, basis_probability_x=0.5,
-        misalignment_error=e_d, error_correction_efficiency=m["error_correction_efficiency"],
+        np.full(n_slots // 2, eta_a),
+        np.full(n_slots // 2, eta_b),
+        repetition_rate_hz=rate_hz,
+        slot_s=1.0,
+        detector_a=det,
+        mean_pair_number=mu,
+        basis_probability_x=0.5,
+        misalignment_error=e_d,
+        error_correction_efficiency=m["error_correction_efficiency"],
         epsilon_sec=m["epsilon"],
     )
     assert 2 * half.secret_bits < key.secret_bits
@@ -264,8 +297,14 @@ def _pass(n_slots: int, **kwargs):
     t = np.linspace(-1, 1, n_slots)
     loss_a, loss_b = 18 + 8 * t**2, 20 + 8 * t**2
     det = Detector(efficiency=0.5, dark_count_probability=1e-6)
-    return bbm92_pass_secret_bits(10 ** (-loss_a / 10), 10 ** (-loss_b / 10),
-                                  repetition_rate_hz=1e8, slot_s=1.0, detector_a=det, **kwargs)
+    return bbm92_pass_secret_bits(
+        10 ** (-loss_a / 10),
+        10 ** (-loss_b / 10),
+        repetition_rate_hz=1e8,
+        slot_s=1.0,
+        detector_a=det,
+        **kwargs,
+    )
 
 
 def test_pass_finite_key_below_asymptotic_and_growing_with_duration():
@@ -286,8 +325,13 @@ def test_pass_optimiser_beats_fixed_settings():
 def test_pass_without_key_is_zero_and_reports_the_deficit():
     t = np.linspace(-1, 1, 60)
     det = Detector(efficiency=0.5, dark_count_probability=1e-6)
-    key = bbm92_pass_secret_bits(10 ** (-(45 + t**2) / 10), 10 ** (-(45 + t**2) / 10),
-                                 repetition_rate_hz=1e8, slot_s=1.0, detector_a=det)
+    key = bbm92_pass_secret_bits(
+        10 ** (-(45 + t**2) / 10),
+        10 ** (-(45 + t**2) / 10),
+        repetition_rate_hz=1e8,
+        slot_s=1.0,
+        detector_a=det,
+    )
     assert key.secret_bits == 0.0
     assert key.secret_bits_unclipped < 0
 
@@ -295,5 +339,4 @@ def test_pass_without_key_is_zero_and_reports_the_deficit():
 def test_pass_rejects_bad_timing():
     det = Detector(efficiency=0.5, dark_count_probability=1e-6)
     with pytest.raises(ConfigurationError, match="slot_s"):
-        bbm92_pass_secret_bits([0.01], [0.01], repetition_rate_hz=1e8, slot_s=0.0,
-                               detector_a=det)
+        bbm92_pass_secret_bits([0.01], [0.01], repetition_rate_hz=1e8, slot_s=0.0, detector_a=det)

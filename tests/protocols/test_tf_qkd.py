@@ -42,8 +42,10 @@ def _phase_averaged_events(eta, mu, eps, p_d, n_phase=20000):
     return s, ((1 - eps) ** 2 * none + eps**2 * two) / s
 
 
-@pytest.mark.parametrize(("eta", "mu", "eps", "p_d"),
-                         [(1e-2, 0.4, 0.2, 0.0), (0.5, 1.2, 0.3, 1e-3), (1e-6, 0.3, 0.05, 1e-8)])
+@pytest.mark.parametrize(
+    ("eta", "mu", "eps", "p_d"),
+    [(1e-2, 0.4, 0.2, 0.0), (0.5, 1.2, 0.3, 1e-3), (1e-6, 0.3, 0.05, 1e-8)],
+)
 def test_z_window_matches_phase_average(eta, mu, eps, p_d):
     det = Detector(efficiency=1.0, dark_count_probability=p_d)
     s, e = sns_effective_events(eta, intensity=mu, sending_probability=eps, detector=det)
@@ -132,17 +134,24 @@ def test_bad_input_names_the_field(kwargs, field):
 
 def _liu_rate(length_km):
     a = LIU["assumed"]
-    det = Detector(efficiency=a["detector_efficiency"],
-                   dark_count_probability=a["dark_count_probability"])
+    det = Detector(
+        efficiency=a["detector_efficiency"], dark_count_probability=a["dark_count_probability"]
+    )
     eta = fibre_transmittance(length_km, a["attenuation_db_per_km"])
-    return sns_secret_key_rate(eta, detector=det, misalignment_error=a["misalignment_error"],
-                               error_correction_efficiency=a["error_correction_efficiency"])
+    return sns_secret_key_rate(
+        eta,
+        detector=det,
+        misalignment_error=a["misalignment_error"],
+        error_correction_efficiency=a["error_correction_efficiency"],
+    )
 
 
 def test_liu2023_published_rates_beat_plob():
     m, a = LIU["measured"], LIU["assumed"]
-    for length, rate in ((m["distance_km"], m["secret_bits_per_pulse_asymptotic"]),
-                         (m["finite_distance_km"], m["secret_bits_per_pulse_finite"])):
+    for length, rate in (
+        (m["distance_km"], m["secret_bits_per_pulse_asymptotic"]),
+        (m["finite_distance_km"], m["secret_bits_per_pulse_finite"]),
+    ):
         plob = plob_bits_per_pulse(fibre_transmittance(length, a["attenuation_db_per_km"]))
         assert rate > 1e3 * plob
 

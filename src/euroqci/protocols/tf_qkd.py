@@ -230,11 +230,18 @@ def sns_secret_key_rate(
         np.shape(sending_probability) if sending_probability is not None else (),
     )
     eta_s = np.broadcast_to(np.sqrt(eta) * detector.efficiency, shape)
-    mu = (None if intensity is None
-          else np.broadcast_to(_checked("intensity", intensity, INTENSITY_RANGE), shape))
-    eps = (None if sending_probability is None
-           else np.broadcast_to(_checked("sending_probability", sending_probability,
-                                         SENDING_PROBABILITY_RANGE), shape))
+    mu = (
+        None
+        if intensity is None
+        else np.broadcast_to(_checked("intensity", intensity, INTENSITY_RANGE), shape)
+    )
+    eps = (
+        None
+        if sending_probability is None
+        else np.broadcast_to(
+            _checked("sending_probability", sending_probability, SENDING_PROBABILITY_RANGE), shape
+        )
+    )
     if mu is None or eps is None:
         mu, eps = _optimised_parameters(eta_s, mu, eps, detector, e_d, f_ec)
     s_z, e_z, s_1, e_1, rate = _rate(eta_s, mu, eps, detector, e_d, f_ec)
@@ -282,15 +289,31 @@ def _coordinate_search(
 
     for _ in range(3):
         if optimise_mu:
-            mu_now = np.exp(golden_section_maximise(
-                lambda lm, ep=eps_now: objective(np.exp(lm), ep),
-                np.full(eta_s.shape, mu_lo), np.full(eta_s.shape, mu_hi), iterations=30,
-            ))
+
+            def along_mu(lm: FloatArray, ep: FloatArray = eps_now) -> FloatArray:
+                return objective(np.exp(lm), ep)
+
+            mu_now = np.exp(
+                golden_section_maximise(
+                    along_mu,
+                    np.full(eta_s.shape, mu_lo),
+                    np.full(eta_s.shape, mu_hi),
+                    iterations=30,
+                )
+            )
         if optimise_eps:
-            eps_now = np.exp(golden_section_maximise(
-                lambda le, m=mu_now: objective(m, np.exp(le)),
-                np.full(eta_s.shape, eps_lo), np.full(eta_s.shape, eps_hi), iterations=30,
-            ))
+
+            def along_eps(le: FloatArray, m: FloatArray = mu_now) -> FloatArray:
+                return objective(m, np.exp(le))
+
+            eps_now = np.exp(
+                golden_section_maximise(
+                    along_eps,
+                    np.full(eta_s.shape, eps_lo),
+                    np.full(eta_s.shape, eps_hi),
+                    iterations=30,
+                )
+            )
     return np.asarray(mu_now), np.asarray(eps_now)
 
 
