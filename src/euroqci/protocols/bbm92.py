@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.interpolate import RegularGridInterpolator
 
 from euroqci.errors import ConfigurationError
 from euroqci.physics.detectors import Detector
@@ -47,6 +48,9 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Search range of the mean pair number per pulse when it is optimised.
 MEAN_PAIR_NUMBER_RANGE = (1e-6, 2.0)
+#: Sweeps larger than GRID_POINTS**2 transmittance pairs optimise on a log-spaced grid of at
+#: most GRID_POINTS per arm and interpolate log(mu) (the rate is exact for the mu reported).
+GRID_POINTS = 64
 
 
 @dataclass(frozen=True)
@@ -298,21 +302,8 @@ def bbm92_secret_key_rate(
     if mean_pair_number is None:
         shape = np.broadcast_shapes(eta_a.shape, eta_b.shape)
         ea, eb = np.broadcast_to(eta_a, shape), np.broadcast_to(eta_b, shape)
-
-        def objective(log_mu: FloatArray) -> FloatArray:
-            return _asymptotic_per_pulse(
-                ea,
-                eb,
-                np.exp(log_mu),
-                detector_a,
-                det_b,
-                misalignment_error,
-                error_correction_efficiency,
-                sift,
-            )[2]
-
-        lo, hi = np.log(MEAN_PAIR_NUMBER_RANGE[0]), np.log(MEAN_PAIR_NUMBER_RANGE[1])
-        mu = np.exp(golden_section_maximise(objective, np.full(shape, lo), np.full(shape, hi)))
+        settings = (detector_a, det_b, misalignment_error, error_correction_efficiency, sift)
+        mu = _optimal_mean_pair_number(ea, eb, *settings)
     else:
         mu = _mean_pair_number(mean_pair_number)
     q, e, rate = _asymptotic_per_pulse(
@@ -326,6 +317,68 @@ def bbm92_secret_key_rate(
         sifted_bits_per_pulse=np.asarray(sift * q, dtype=np.float64),
         secret_bits_per_pulse=np.asarray(np.maximum(rate, 0.0), dtype=np.float64),
     )
+
+
+def _search_mean_pair_number(
+    ea: FloatArray,
+    eb: FloatArray,
+    detector_a: Detector,
+    detector_b: Detector,
+    e_d: float,
+    f_ec: float,
+    sift: float,
+) -> FloatArray:
+    """Golden-section search in ``log mu`` per element, on an informative objective.
+
+    Where no key is possible the rate tends to a small negative constant as ``mu -> 0``, a
+    spurious maximum at the boundary; dividing the deficit by the sifted bits keeps a slope.
+    """
+
+    def objective(log_mu: FloatArray) -> FloatArray:
+        q, _, rate = _asymptotic_per_pulse(
+            ea, eb, np.exp(log_mu), detector_a, detector_b, e_d, f_ec, sift
+        )
+        per_bit = rate / np.maximum(sift * q, 1e-300)
+        return np.asarray(np.where(rate > 0, rate, per_bit), dtype=np.float64)
+
+    lo, hi = np.log(MEAN_PAIR_NUMBER_RANGE[0]), np.log(MEAN_PAIR_NUMBER_RANGE[1])
+    return np.exp(golden_section_maximise(objective, np.full(ea.shape, lo), np.full(ea.shape, hi)))
+
+
+def _optimal_mean_pair_number(
+    ea: FloatArray,
+    eb: FloatArray,
+    detector_a: Detector,
+    detector_b: Detector,
+    e_d: float,
+    f_ec: float,
+    sift: float,
+) -> FloatArray:
+    """Optimal ``mu`` per element; large sweeps go through a grid over both arms.
+
+    The optimum depends smoothly on the two arm transmittances only, so a sweep of more than
+    ``GRID_POINTS**2`` pairs is solved on a log-spaced grid (an axis collapses to one point when
+    that arm is constant) and ``log mu`` interpolated linearly in ``(log eta_A, log eta_B)``.
+    """
+    settings = (detector_a, detector_b, e_d, f_ec, sift)
+    if ea.size <= GRID_POINTS**2:
+        return _search_mean_pair_number(ea, eb, *settings)
+    logs = [np.log(np.maximum(x, 1e-300)).ravel() for x in (ea, eb)]
+    axes = [
+        np.linspace(x.min(), x.max(), GRID_POINTS) if x.max() > x.min() else x[:1] for x in logs
+    ]
+    grid_a, grid_b = np.meshgrid(*axes, indexing="ij")
+    log_mu = np.log(_search_mean_pair_number(np.exp(grid_a), np.exp(grid_b), *settings))
+    varying = [i for i, axis in enumerate(axes) if axis.size > 1]
+    if len(varying) == 2:
+        points = np.stack(logs, axis=-1)
+        values = RegularGridInterpolator(tuple(axes), log_mu)(points)
+    elif len(varying) == 1:
+        i = varying[0]
+        values = np.interp(logs[i], axes[i], log_mu.ravel())
+    else:
+        values = np.full(logs[0].shape, log_mu.ravel()[0])
+    return np.asarray(np.exp(values), dtype=np.float64).reshape(ea.shape)
 
 
 # --- finite key ---------------------------------------------------------------------------
