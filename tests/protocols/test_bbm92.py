@@ -358,3 +358,15 @@ def test_large_sweep_grid_matches_direct_optimisation(second_arm, rng):
     # Away from the cut-off (where the rate itself vanishes) the interpolated mu is as good.
     keep = rate > 1e-4 * rate.max()
     assert np.allclose(sweep[sample][keep], rate[keep], rtol=1e-3)
+
+
+@pytest.mark.parametrize("dark", [0.0, 1e-6])
+def test_dark_arms_give_zero_without_warnings(dark):
+    det = Detector(efficiency=1.0, dark_count_probability=dark, afterpulse_probability=0.02)
+    eta = np.array([0.0, 1.0])
+    r = bbm92_secret_key_rate(eta, eta, detector_a=det)
+    assert r.secret_bits_per_pulse[0] == 0.0 and r.secret_bits_per_pulse[1] > 0.0
+    key = bbm92_pass_secret_bits(
+        [0.0, 0.0], [0.0, 0.0], repetition_rate_hz=1e8, slot_s=1.0, detector_a=det
+    )
+    assert key.secret_bits == 0.0

@@ -171,3 +171,12 @@ def test_liu2023_reach_without_aopp_within_tolerance_of_1002_km():
     # Without AOPP the reach is shorter than the experiment's, but not by much.
     assert reach <= m["distance_km"]
     assert reach == pytest.approx(m["distance_km"], rel=tol["reach_relative"])
+
+
+@pytest.mark.parametrize("dark", [0.0, 1e-6])
+def test_dark_channel_gives_zero_without_warnings(dark):
+    det = Detector(efficiency=1.0, dark_count_probability=dark)
+    r = sns_secret_key_rate(np.array([0.0, 1e-300, 1.0]), detector=det)
+    assert r.secret_bits_per_pulse[0] == 0.0
+    assert r.secret_bits_per_pulse[2] > 0.0
+    assert np.all(np.isfinite(r.qber)) and np.all(np.isfinite(r.phase_error))

@@ -124,8 +124,10 @@ def _rate(
 ) -> tuple[FloatArray, ...]:
     s_z, errors, p_d = _z_window(eta_s, mu, epsilon, detector)
     s_1 = eta_s * (1.0 - p_d) + (1.0 - eta_s) * 2.0 * p_d * (1.0 - p_d)
-    e_1 = (eta_s * (1.0 - p_d) * e_d + (1.0 - eta_s) * p_d * (1.0 - p_d)) / s_1
+    e_1_s_1 = eta_s * (1.0 - p_d) * e_d + (1.0 - eta_s) * p_d * (1.0 - p_d)
     with np.errstate(invalid="ignore", divide="ignore"):
+        # No click at all (no light, no noise): no key, error rates set to 1/2.
+        e_1 = np.where(s_1 > 0, e_1_s_1 / s_1, 0.5)
         e_z = np.where(s_z > 0, errors / s_z, 0.5)
     n_1 = 2.0 * epsilon * (1.0 - epsilon) * mu * np.exp(-mu) * s_1
     # Unclipped: negative where no key is possible, so the optimiser keeps a slope.
