@@ -264,13 +264,25 @@ def test_optimiser_beats_random_search(rng: np.random.Generator, length_km: floa
     p = rng.dirichlet([1.0, 1.0, 1.0], n)
     p_x = rng.uniform(0.05, 0.9999, n)
     t = np.full(n, 10 ** (-0.02 * length_km))
-    r = bb84.finite_key_block(t, intensities=mu, intensity_probabilities=p, basis_probability_x=p_x,
-                              block_size=1e4, detector=det, misalignment_error=0.005,
-                              error_correction_efficiency=1.16, epsilon_sec=1e-12,
-                              epsilon_cor=1e-15)
+    r = bb84.finite_key_block(
+        t,
+        intensities=mu,
+        intensity_probabilities=p,
+        basis_probability_x=p_x,
+        block_size=1e4,
+        detector=det,
+        misalignment_error=0.005,
+        error_correction_efficiency=1.16,
+        epsilon_sec=1e-12,
+        epsilon_cor=1e-15,
+    )
     brute = float(np.max(r.secret_bits / r.pulses))
-    spec = parse_link_spec({"channel": {"length_km": length_km},
-                            "detector": {"afterpulse_probability": 0.04},
-                            "finite_key": {"block_size": 1e4, "epsilon_sec": 1e-12}})
+    spec = parse_link_spec(
+        {
+            "channel": {"length_km": length_km},
+            "detector": {"afterpulse_probability": 0.04},
+            "finite_key": {"block_size": 1e4, "epsilon_sec": 1e-12},
+        }
+    )
     assert brute > 0
     assert float(evaluate_link(spec).secret_bits_per_pulse) >= brute

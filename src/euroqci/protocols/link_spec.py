@@ -64,6 +64,7 @@ class _SourceModel(_Strict):
     intensity_probabilities: list[float] | None = None
     basis_probability_x: float | None = Field(None, gt=0, lt=1)
     mean_pair_number: float | None = Field(None, gt=0, lt=10, description="pairs per pulse")
+    sending_probability: float | None = Field(None, gt=0, lt=0.5)
 
 
 class _DetectorModel(_Strict):
@@ -122,6 +123,7 @@ class LinkSpec:
     intensity_probabilities: tuple[float, ...] | None
     basis_probability_x: float | None
     mean_pair_number: float | None
+    sending_probability: float | None
     detector: Detector
     misalignment_error: float
     error_correction_efficiency: float
@@ -309,6 +311,7 @@ def parse_link_spec(document: dict[str, Any]) -> LinkSpec:
         ),
         basis_probability_x=src.basis_probability_x,
         mean_pair_number=src.mean_pair_number,
+        sending_probability=src.sending_probability,
         detector=Detector(
             efficiency=det.efficiency,
             dark_count_probability=det.dark_count_probability,
