@@ -5,11 +5,13 @@ transmittance ``transmittance_a`` and ``transmittance_b``; each side measures in
 chosen basis with two threshold detectors, double clicks get a random bit (squashing). The
 photon statistics follow Ma, Fung, Lo, "Quantum key distribution with entangled photon
 sources", PRA 76, 012307 (2007) (MFL below): the two-mode source emits ``n`` pairs with
-probability ``P(n) = (n + 1) lambda^n / (1 + lambda)^(n + 2)`` (MFL Eq. (1)), the convolution of
+probability ``P(n) = (n + 1) lambda^n / (1 + lambda)^(n + 2)`` (MFL's PDC model), the convolution of
 two single-mode thermal distributions of mean ``lambda`` each (one per polarisation mode), so
 the mean pair number per pulse is ``mu = 2 lambda``.
 
-The finite-key analysis of a whole pass is in ``euroqci.protocols.bbm92_finite``.
+The finite-key analysis of a whole pass is in ``euroqci.protocols.bbm92_finite``. Equation
+numbers of MFL are not quoted: we worked from the formulas, which the tests verify against a
+direct photon-number sum, not from the printed page.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _mean_pair_number(value: npt.ArrayLike) -> FloatArray:
     return arr
 
 
-# --- photon statistics (MFL Sec. III) ------------------------------------------------------
+# --- photon statistics (MFL's model of entanglement PDC QKD) -------------------------------
 
 
 def _side_noise(
@@ -120,7 +122,7 @@ def _statistics(
     detector_b: Detector,
     misalignment_error: float,
 ) -> tuple[FloatArray, FloatArray]:
-    """Coincidence probability ``Q`` and QBER ``E`` per pulse (MFL Sec. III, exact sum).
+    """Coincidence probability ``Q`` and QBER ``E`` per pulse (MFL gain and QBER, exact sum).
 
     With ``x = eta lambda``, ``P = (1 + x_A)(1 + x_B)`` and
     ``D = 1 + x_A + x_B - eta_A eta_B lambda`` the MFL gain
@@ -159,7 +161,7 @@ def bbm92_coincidence_probability(
     detector_a: Detector,
     detector_b: Detector | None = None,
 ) -> FloatArray:
-    """Probability per pulse that both Alice and Bob click (MFL Sec. III, gain ``Q_lambda``).
+    """Probability per pulse that both Alice and Bob click (MFL's overall gain ``Q_lambda``).
 
     Parameters
     ----------
@@ -192,7 +194,7 @@ def bbm92_qber(
     detector_b: Detector | None = None,
     misalignment_error: float = 0.01,
 ) -> FloatArray:
-    """QBER of the coincidences, ``E_lambda`` of MFL Sec. III (see ``_statistics``).
+    """QBER of the coincidences, MFL's overall QBER ``E_lambda`` (see ``_statistics``).
 
     ``misalignment_error`` is MFL's intrinsic error ``e_d`` (source, channel and analyser
     imperfections together), a fraction in [0, 0.5].
@@ -232,7 +234,7 @@ def bbm92_secret_key_rate(
     error_correction_efficiency: float = 1.16,
     basis_probability_x: float = 0.5,
 ) -> BBM92Rate:
-    """Asymptotic BBM92 secret bits per pulse, ``R = q Q (1 - f h(E) - h(E))`` (MFL Sec. IV).
+    """Asymptotic BBM92 secret bits per pulse, ``R = q Q (1 - f h(E) - h(E))`` (MFL key rate).
 
     Key comes from both bases (with the squashing model the phase error of one basis equals
     the bit error of the other asymptotically, Koashi-Preskill as used by MFL), so the sifting

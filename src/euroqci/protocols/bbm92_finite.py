@@ -4,8 +4,9 @@ Both bases carry key; the phase error of each basis is bounded from the bit erro
 the other basis by random sampling without replacement (Fung, Ma, Chau, PRA 81, 012318 (2010),
 the ``gamma`` function as written in Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014),
 Eq. (2)); privacy amplification and error verification cost as in Tomamichel, Lim, Gisin,
-Renner, Nat. Commun. 3, 634 (2012), Eq. (2). The source is untrusted (source-independent
-security of entanglement-based QKD), so no decoy states are needed: every coincidence counts.
+Renner, Nat. Commun. 3, 634 (2012), Eq. (2), up to how ``epsilon_sec`` is split. The source
+is untrusted (source-independent security of entanglement-based QKD), so no decoy states are
+needed: every coincidence counts.
 Using both bases for key with per-basis error counts follows Lo, Chau, Ardehali, J. Cryptology
 18, 133 (2005). The photon statistics are those of ``euroqci.protocols.bbm92``.
 """
