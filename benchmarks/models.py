@@ -19,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from euroqci.physics.detectors import Detector
-from euroqci.protocols.bbm92 import bbm92_pass_secret_bits, bbm92_secret_key_rate
+from euroqci.protocols.bbm92 import bbm92_secret_key_rate
+from euroqci.protocols.bbm92_finite import bbm92_pass_secret_bits
 from euroqci.protocols.tf_qkd import sns_secret_key_rate
 
 N = 100_000

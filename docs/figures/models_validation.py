@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from euroqci.physics.detectors import Detector
-from euroqci.protocols.bbm92 import bbm92_finite_key_length
+from euroqci.protocols.bbm92_finite import bbm92_finite_key_length
 from euroqci.protocols.tf_qkd import sns_secret_key_rate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,11 +16,10 @@ from euroqci.physics.sources import thermal_pair_probability
 from euroqci.protocols._numerics import binary_entropy
 from euroqci.protocols.bbm92 import (
     bbm92_coincidence_probability,
-    bbm92_finite_key_length,
-    bbm92_pass_secret_bits,
     bbm92_qber,
     bbm92_secret_key_rate,
 )
+from euroqci.protocols.bbm92_finite import bbm92_finite_key_length, bbm92_pass_secret_bits
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 YIN = tomllib.loads((VECTORS / "yin2020_bbm92_1120km.toml").read_text())

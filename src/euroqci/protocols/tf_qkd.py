@@ -9,17 +9,17 @@ the transmittance ``sqrt(eta)`` of one arm, not ``eta``: this is why SNS beats t
 ``-log2(1 - eta)`` at long distance.
 
 Key rate (Wang, Yu, Hu, "Twin-field quantum key distribution with large misalignment error",
-PRA 98, 062323 (2018), key-rate formula of Sec. II, asymptotic limit)::
+PRA 98, 062323 (2018), its key-rate formula in the asymptotic limit)::
 
     R = n_1 [1 - h(e_1^ph)] - f S_Z h(E_Z),   n_1 = 2 epsilon (1 - epsilon) mu e^-mu s_1
 
 per pulse pair, in the asymptotic limit: infinitely many decoy intensities in the X window (so
 ``s_1`` and ``e_1^ph`` are the true single-photon values, the limit of the decoy bounds) and a
 vanishing fraction of X windows (so every pulse is a Z-window pulse). The effective-event
-probability and error rate of the Z window are the channel model of Yu, Hu, Jiang, Xu, Wang,
-"Sending-or-not-sending twin-field QKD in practice", Sci. Rep. 9, 3080 (2019), and of Jiang,
-Yu, Hu, Wang, PRApplied 12, 024061 (2019), Appendix: with ``x = eta_s mu`` arriving from one
-side (``eta_s = sqrt(eta) * efficiency``), ``p_d`` the dark-count probability per detector::
+probability and error rate of the Z window follow the simulation model of Yu, Hu, Jiang, Xu,
+Wang, "Sending-or-not-sending twin-field QKD in practice", Sci. Rep. 9, 3080 (2019), and of
+Jiang, Yu, Hu, Wang, PRApplied 12, 024061 (2019): with ``x = eta_s mu`` arriving from one side
+(``eta_s = sqrt(eta) * efficiency``), ``p_d`` the dark-count probability per detector::
 
     no sender   : 2 p_d (1 - p_d)                                              (error)
     one sender  : 2 y (1 - y),  y = (1 - p_d) e^(-x/2)                         (correct)
