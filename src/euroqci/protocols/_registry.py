@@ -8,8 +8,8 @@ SPEC conventions are read in one place:
   and ``channel_b`` arm B (a satellite double downlink, slot by slot). Detectors on both sides
   are ``detector``. Finite key on a fibre: the block is ``block_size`` = n_X sifted X-basis
   coincidences, the pair number is the asymptotic optimum, and the key length is the
-  random-sampling bound of :func:`euroqci.protocols.bbm92.bbm92_finite_key_length`; for a pass,
-  :func:`~euroqci.protocols.bbm92.bbm92_pass_secret_bits` optimises pair number and basis.
+  random-sampling bound of :func:`euroqci.protocols.bbm92_finite.bbm92_finite_key_length`; for a pass,
+  :func:`~euroqci.protocols.bbm92_finite.bbm92_pass_secret_bits` optimises pair number and basis.
 * TF-QKD (sending-or-not-sending, Wang, Yu, Hu 2018): ``channel`` is Alice to Bob with Charlie
   in the middle; ``source.intensities[0]`` is the signal intensity and
   ``source.sending_probability`` the sending probability (optimised when absent). Asymptotic
@@ -24,7 +24,7 @@ import numpy as np
 
 from euroqci.errors import ConfigurationError
 from euroqci.physics.channels import SlottedChannel
-from euroqci.protocols import bbm92, tf_qkd
+from euroqci.protocols import bbm92, bbm92_finite, tf_qkd
 from euroqci.protocols.link_spec import Protocol
 from euroqci.protocols.plob import plob_bound
 
@@ -117,7 +117,7 @@ def _bbm92(spec: LinkSpec) -> KeyRateResult:
     n_x = np.full(shape, fk.block_size)
     n_z = n_x * (1.0 - p_x) ** 2 / p_x**2
     pulses = n_x / (p_x**2 * np.maximum(r.coincidence_probability, 1e-300))
-    length = bbm92.bbm92_finite_key_length(
+    length = bbm92_finite.bbm92_finite_key_length(
         n_x,
         n_z,
         qber_x=r.qber,
@@ -174,7 +174,7 @@ def _bbm92_pass(
         }
     else:
         fk = spec.finite_key
-        k = bbm92.bbm92_pass_secret_bits(
+        k = bbm92_finite.bbm92_pass_secret_bits(
             t_a,
             t_b,
             repetition_rate_hz=rate_hz,
