@@ -8,8 +8,8 @@ SPEC conventions are read in one place:
   and ``channel_b`` arm B (a satellite double downlink, slot by slot). Detectors on both sides
   are ``detector``. Finite key on a fibre: the block is ``block_size`` = n_X sifted X-basis
   coincidences, the pair number is the asymptotic optimum, and the key length is the
-  random-sampling bound of :func:`euroqci.protocols.bbm92_finite.bbm92_finite_key_length`; for a pass,
-  :func:`~euroqci.protocols.bbm92_finite.bbm92_pass_secret_bits` optimises pair number and basis.
+  random-sampling bound of ``bbm92_finite.bbm92_finite_key_length``; for a pass,
+  ``bbm92_finite.bbm92_pass_secret_bits`` optimises pair number and basis.
 * TF-QKD (sending-or-not-sending, Wang, Yu, Hu 2018): ``channel`` is Alice to Bob with Charlie
   in the middle; ``source.intensities[0]`` is the signal intensity and
   ``source.sending_probability`` the sending probability (optimised when absent). Asymptotic
