@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from euroqci import __version__
@@ -32,7 +34,11 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    verbs: dict[str, object] = {}
+    from euroqci.cli import keyrate
+
+    verbs: dict[str, Any] = {
+        "keyrate": keyrate.keyrate,
+    }
     for name, fn in verbs.items():
         app.command(name)(fn)
 
