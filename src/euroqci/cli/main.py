@@ -34,10 +34,11 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    from euroqci.cli import keyrate
+    from euroqci.cli import distill, keyrate
 
     verbs: dict[str, Any] = {
         "keyrate": keyrate.keyrate,
+        "distill": distill.distill,
     }
     for name, fn in verbs.items():
         app.command(name)(fn)

@@ -25,6 +25,7 @@ def _helper(fn):
         return numba.njit(cache=True, nogil=True)(fn)
     return fn
 
+
 MERSENNE61 = np.uint64((1 << 61) - 1)
 _MASK31 = np.uint64((1 << 31) - 1)
 _MASK30 = np.uint64((1 << 30) - 1)
@@ -114,6 +115,30 @@ def frame_hashes61(words, keys):
 # --------------------------------------------------------------------------------------------
 # Public pseudo-random permutations (both parties derive them from a public seed).
 # --------------------------------------------------------------------------------------------
+def _splitmix_step_u64(state):
+    """One splitmix64 step (Steele, Lea, Flood, OOPSLA 2014) on uint64 (wrapping)."""
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> _S30b)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return state, z ^ (z >> _S31b)
+
+
+_M64 = (1 << 64) - 1
+
+
+def _splitmix_step_int(state):
+    """The same step on Python integers (the pure path: numpy scalars warn on wrap-around)."""
+    state = (int(state) + 0x9E3779B97F4A7C15) & _M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return state, z ^ (z >> 31)
+
+
+_splitmix_step = _helper(_splitmix_step_u64) if accelerated() else _splitmix_step_int
+
+
 @njit(cache=True, nogil=True)
 def splitmix_permutation(n, seed):
     """Fisher-Yates permutation of ``range(n)`` driven by splitmix64 from ``seed`` (uint64).
@@ -124,11 +149,7 @@ def splitmix_permutation(n, seed):
     perm = np.arange(n).astype(np.int32)
     state = seed
     for i in range(n - 1, 0, -1):
-        state = state + _GOLDEN
-        z = state
-        z = (z ^ (z >> _S30b)) * _MIX1
-        z = (z ^ (z >> _S27)) * _MIX2
-        z = z ^ (z >> _S31b)
+        state, z = _splitmix_step(state)
         j = np.int64(z % np.uint64(i + 1))
         tmp = perm[i]
         perm[i] = perm[j]
@@ -242,8 +263,24 @@ def _push_candidate(c_pass, c_node, c_count, f, q, node, bob, akn):
 
 
 @_helper
-def _flip(f, j, leaf, keys, leaf_of, bit_of, n_leaves, bob, akn, cur, reuse, block_start,
-          c_pass, c_node, c_count, flips):
+def _flip(
+    f,
+    j,
+    leaf,
+    keys,
+    leaf_of,
+    bit_of,
+    n_leaves,
+    bob,
+    akn,
+    cur,
+    reuse,
+    block_start,
+    c_pass,
+    c_node,
+    c_count,
+    flips,
+):
     """Correct Bob's bit at ``leaf`` of pass ``j`` and propagate the parity change to all passes.
 
     In every active pass the deepest known node that turns odd becomes a candidate for a new
@@ -273,8 +310,22 @@ def _flip(f, j, leaf, keys, leaf_of, bit_of, n_leaves, bob, akn, cur, reuse, blo
 
 
 @_helper
-def _select_phase(f, bob, akn, n_blocks, block_start, cur, c_pass, c_node, c_count,
-                  s_pass, s_node, s_count, anc, stamp):
+def _select_phase(
+    f,
+    bob,
+    akn,
+    n_blocks,
+    block_start,
+    cur,
+    c_pass,
+    c_node,
+    c_count,
+    s_pass,
+    s_node,
+    s_count,
+    anc,
+    stamp,
+):
     """Pick the next set of disjoint odd nodes of one pass to search in parallel.
 
     Smallest blocks first: the lowest active pass that has an odd known node. Within it the
@@ -337,10 +388,36 @@ def _select_phase(f, bob, akn, n_blocks, block_start, cur, c_pass, c_node, c_cou
 
 
 @njit(cache=True, nogil=True)
-def cascade_bob_round(keys, leaf_of, bit_of, n_leaves, n_blocks, block_start, reuse,
-                      bob, akn, stage, cur, s_pass, s_node, s_count,
-                      c_pass, c_node, c_count, anc, stamp, flips,
-                      rq_f, rq_j, rq_node, replies, n_replies, out_f, out_j, out_node):
+def cascade_bob_round(
+    keys,
+    leaf_of,
+    bit_of,
+    n_leaves,
+    n_blocks,
+    block_start,
+    reuse,
+    bob,
+    akn,
+    stage,
+    cur,
+    s_pass,
+    s_node,
+    s_count,
+    c_pass,
+    c_node,
+    c_count,
+    anc,
+    stamp,
+    flips,
+    rq_f,
+    rq_j,
+    rq_node,
+    replies,
+    n_replies,
+    out_f,
+    out_j,
+    out_node,
+):
     """One round of Bob's side of batched Cascade: absorb Alice's replies, emit new requests.
 
     Every frame advances independently; all parity requests of all frames go out in one
@@ -408,8 +485,22 @@ def cascade_bob_round(keys, leaf_of, bit_of, n_leaves, n_blocks, block_start, re
                 continue
         while stage[f] == 2:
             if s_count[f] == 0:
-                if not _select_phase(f, bob, akn, n_blocks, block_start, cur, c_pass, c_node,
-                                     c_count, s_pass, s_node, s_count, anc, stamp):
+                if not _select_phase(
+                    f,
+                    bob,
+                    akn,
+                    n_blocks,
+                    block_start,
+                    cur,
+                    c_pass,
+                    c_node,
+                    c_count,
+                    s_pass,
+                    s_node,
+                    s_count,
+                    anc,
+                    stamp,
+                ):
                     stage[f] = 3
                     break
             j = s_pass[f]
@@ -438,8 +529,24 @@ def cascade_bob_round(keys, leaf_of, bit_of, n_leaves, n_blocks, block_start, re
                     s_node[f, remaining] = v
                     remaining += 1
                 else:
-                    _flip(f, j, v, keys, leaf_of, bit_of, n_leaves, bob, akn, cur, reuse,
-                          block_start, c_pass, c_node, c_count, flips)
+                    _flip(
+                        f,
+                        j,
+                        v,
+                        keys,
+                        leaf_of,
+                        bit_of,
+                        n_leaves,
+                        bob,
+                        akn,
+                        cur,
+                        reuse,
+                        block_start,
+                        c_pass,
+                        c_node,
+                        c_count,
+                        flips,
+                    )
             s_count[f] = remaining
             if remaining > 0:
                 break

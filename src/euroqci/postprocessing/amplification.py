@@ -63,7 +63,7 @@ def toeplitz_hash(
     >>> k = BitString.from_bits([1, 0, 1, 1])
     >>> s = BitString.from_bits([1, 1, 0, 1, 0])
     >>> toeplitz_hash(k, s, output_bits=2).unpack().tolist()
-    [0, 0]
+    [1, 1]
     """
     n = key.n_bits
     if not 0 <= output_bits <= n:

@@ -131,8 +131,6 @@ class WegmanCarter:
         if not hmac.compare_digest(expected, tag):
             log.warning("message authentication failed; aborting the session")
             raise ProtocolAbort(
-                "message authentication failed: the classical channel altered or forged a "
-                "message",
+                "message authentication failed: the classical channel altered or forged a message",
                 reason="authentication failed",
             )
-

@@ -24,7 +24,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
-from euroqci.postprocessing import _kernels as K
+from euroqci.postprocessing import _kernels as kernels
 from euroqci.postprocessing.channel import ClassicalChannel
 
 __all__ = [
@@ -100,7 +100,7 @@ class CascadeLayout:
         leaf_of = np.empty((n_passes, frame_bits), dtype=np.int32)
         bit_of = np.full((n_passes, vmax), -1, dtype=np.int32)
         for j, (k, kp, v) in enumerate(zip(sizes, padded, leaves, strict=True)):
-            perm = K.splitmix_permutation(frame_bits, np.uint64((seed + 7919 * j) % 2**64))
+            perm = kernels.splitmix_permutation(frame_bits, np.uint64((seed + 7919 * j) % 2**64))
             i = np.arange(frame_bits)
             offset = (i // k) * kp + (i % k)
             leaf_of[j, perm] = v + offset
@@ -128,7 +128,7 @@ class _AliceState:
     def __init__(self, layout: CascadeLayout, frames: npt.NDArray[np.uint8]) -> None:
         self.layout = layout
         self.tree = np.empty((frames.shape[0], len(layout.sizes), layout.tree_size), np.uint8)
-        K.cascade_alice_trees(frames, layout.bit_of, layout.n_leaves, self.tree)
+        kernels.cascade_alice_trees(frames, layout.bit_of, layout.n_leaves, self.tree)
         self.disclosed_bits = 0
 
     def answer(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
@@ -148,7 +148,7 @@ class _BobState:
         self.reuse = 1 if reuse else 0
         self.bob = np.empty((n_frames, n_passes, size), np.uint8)
         self.akn = np.empty((n_frames, n_passes, size), np.int8)
-        K.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.bob, self.akn)
+        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.bob, self.akn)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
         self.cur = np.zeros(n_frames, np.int64)
@@ -167,7 +167,7 @@ class _BobState:
 
     def step(self, replies: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
         lay = self.layout
-        n = K.cascade_bob_round(
+        n = kernels.cascade_bob_round(
             self.keys, lay.leaf_of, lay.bit_of, lay.n_leaves, lay.n_blocks, lay.block_start,
             self.reuse, self.bob, self.akn, self.stage, self.cur, self.s_pass, self.s_node,
             self.s_count, self.c_pass, self.c_node, self.c_count, self.anc, self.stamp,

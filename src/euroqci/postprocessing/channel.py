@@ -176,7 +176,9 @@ class ClassicalChannel:
         self._received += 1
         msg = decode(body[_HDR.size :])
         if msg.kind == "abort":
-            raise ProtocolAbort(f"the peer aborted: {msg['reason']}", reason=f"peer: {msg['reason']}")
+            raise ProtocolAbort(
+                f"the peer aborted: {msg['reason']}", reason=f"peer: {msg['reason']}"
+            )
         if expected is not None and msg.kind != expected:
             raise ProtocolAbort(
                 f"unexpected message {msg.kind!r}, expected {expected!r}", reason="protocol"

@@ -25,7 +25,7 @@ from euroqci.postprocessing.amplification import toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascade_bob
 from euroqci.postprocessing.channel import ClassicalChannel
-from euroqci.postprocessing.estimation import binary_entropy, secret_key_length
+from euroqci.postprocessing.estimation import secret_key_length
 from euroqci.postprocessing.sifting import sift
 from euroqci.protocols.finite_key import TailBound
 
@@ -212,7 +212,9 @@ class Alice(_Party):
         self._lap("reconciliation")
         frames = rec.frames
         count = verification.hash_count(
-            frame_bits=frames.shape[1], n_frames=frames.shape[0], epsilon_cor=self.settings.epsilon_cor
+            frame_bits=frames.shape[1],
+            n_frames=frames.shape[0],
+            epsilon_cor=self.settings.epsilon_cor,
         )
         hash_keys = self._rng.integers(0, (1 << 61) - 1, count, dtype=np.uint64)
         ch.send("verify", keys=hash_keys, tags=verification.frame_tags(frames, hash_keys))
@@ -228,7 +230,9 @@ class Alice(_Party):
         }
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, rec.disclosed_bits, verify_bits)
-        reconciled = BitString.from_bits(frames.reshape(-1)[_flat_kept(ok, frames.shape[1], key.size)])
+        reconciled = BitString.from_bits(
+            frames.reshape(-1)[_flat_kept(ok, frames.shape[1], key.size)]
+        )
         seed = BitString.from_bits(
             self._rng.integers(0, 2, reconciled.n_bits + length.secret_bits - 1, dtype=np.uint8)
         )
@@ -260,7 +264,9 @@ def _flat_kept(ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int) -> npt.N
     return pos[ok[pos // frame_bits]]
 
 
-def _kept_positions(ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int) -> npt.NDArray[np.int64]:
+def _kept_positions(
+    ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int
+) -> npt.NDArray[np.int64]:
     """Positions in the sifted key of the bits that survive verification."""
     return _flat_kept(ok, frame_bits, n_real)
 

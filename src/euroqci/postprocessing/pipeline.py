@@ -69,9 +69,7 @@ class DistillResult:
         b = self.bob
         n = b.sifted_bits
         ideal = n * _h(b.qber)
-        stages = {
-            f"{name}_bps": (n / s if s > 0 else None) for name, s in b.stage_seconds.items()
-        }
+        stages = {f"{name}_bps": (n / s if s > 0 else None) for name, s in b.stage_seconds.items()}
         return {
             "aborted": False,
             "abort_reason": None,
@@ -140,7 +138,9 @@ def distill_key(
         ch_a, ch_b = tcp_channel_pair(preshared_key, round_trip_delay_s=round_trip_delay_s)
     else:
         ch_a, ch_b = memory_channel_pair(preshared_key)
-    alice = Alice(alice_record, ch_a, settings=settings, rng=np.random.default_rng(rng.integers(2**63)))
+    alice = Alice(
+        alice_record, ch_a, settings=settings, rng=np.random.default_rng(rng.integers(2**63))
+    )
     bob = Bob(bob_record, ch_b, settings=settings)
     outcome: dict[str, Any] = {}
 

@@ -1,0 +1,119 @@
+"""The emulator reproduces the physics layer's click and error probabilities; records persist."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from euroqci.devices.emulator import emulate_link, link_settings
+from euroqci.devices.record import AliceRecord, BobRecord, load_record
+from euroqci.errors import ConfigurationError
+from euroqci.physics.detectors import Detector, click_probability, error_click_probability
+from euroqci.protocols.link_spec import parse_link_spec
+
+SPEC = {
+    "channel": {"length_km": 25.0},
+    "source": {
+        "intensities": [0.6, 0.2, 0.01],
+        "intensity_probabilities": [0.5, 0.3, 0.2],
+        "basis_probability_x": 0.5,
+    },
+    "detector": {"efficiency": 0.3, "dark_count_probability": 1e-4, "afterpulse_probability": 0.02},
+    "misalignment_error": 0.03,
+}
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    link = link_settings(parse_link_spec(SPEC))
+    alice, bob = emulate_link(
+        link, n_pulses=3_000_000, rng=np.random.default_rng(11), chunk_pulses=1 << 20
+    )
+    return link, alice, bob
+
+
+def test_click_and_error_rates_match_the_physics_layer(drawn) -> None:
+    # Per intensity without afterpulses: the emulator draws an afterpulse after the previous
+    # gate's click whatever its intensity, the model charges it to the pulse's own click.
+    link = replace(drawn[0], afterpulse_probability=0.0)
+    alice, bob = emulate_link(link, n_pulses=3_000_000, rng=np.random.default_rng(12))
+    det = Detector(link.efficiency, link.dark_count_probability, link.afterpulse_probability)
+    n_pulses = alice.n_pulses
+    bits, bases, idx = alice.at(bob.click_index)
+    all_idx = alice.at(np.arange(n_pulses, dtype=np.int64))[2]
+    for k, mu in enumerate(link.intensities):
+        sent = int(np.sum(all_idx == k))
+        clicks = int(np.sum(idx == k))
+        expected = float(click_probability(link.transmittance, mu, det)) * sent
+        assert abs(clicks - expected) < 5 * np.sqrt(expected) + 0.01 * expected
+        same = (idx == k) & (bases == bob.bases)
+        errors = int(np.sum(bits[same] != bob.results[same]))
+        p_err = float(error_click_probability(link.transmittance, mu, det, link.misalignment_error))
+        expected_err = p_err / float(click_probability(link.transmittance, mu, det)) * same.sum()
+        assert abs(errors - expected_err) < 5 * np.sqrt(expected_err) + 0.05 * expected_err
+
+
+def test_afterpulses_add_the_modelled_fraction_of_clicks(drawn) -> None:
+    link, alice, bob = drawn
+    det = Detector(link.efficiency, link.dark_count_probability, link.afterpulse_probability)
+    idx = alice.at(np.arange(alice.n_pulses, dtype=np.int64))[2]
+    sent = np.bincount(idx, minlength=3)
+    expected = float(
+        np.sum(sent * click_probability(link.transmittance, np.array(link.intensities), det))
+    )
+    assert abs(bob.click_index.size - expected) < 5 * np.sqrt(expected)
+
+
+def test_intercept_resend_adds_a_quarter_error_on_attacked_pulses(drawn) -> None:
+    link, _, _ = drawn
+    clean = replace(link, dark_count_probability=0.0, afterpulse_probability=0.0,
+                    misalignment_error=0.0)  # fmt: skip
+    alice, bob = emulate_link(
+        clean, n_pulses=1_000_000, rng=np.random.default_rng(5), eavesdrop_fraction=1.0
+    )
+    bits, bases, _ = alice.at(bob.click_index)
+    same = bases == bob.bases
+    qber = float(np.mean(bits[same] != bob.results[same]))
+    assert 0.22 < qber < 0.28
+
+
+def test_records_round_trip_through_files(drawn, tmp_path: Path) -> None:
+    _, alice, bob = drawn
+    alice.save(tmp_path / "alice.npz")
+    bob.save(tmp_path / "bob.npz")
+    a2 = load_record(tmp_path / "alice.npz")
+    b2 = load_record(tmp_path / "bob.npz")
+    assert isinstance(a2, AliceRecord) and isinstance(b2, BobRecord)
+    assert np.array_equal(a2.bits, alice.bits) and a2.intensities == alice.intensities
+    assert np.array_equal(b2.click_index, bob.click_index)
+    assert np.array_equal(b2.results, bob.results)
+
+
+def test_bad_record_files_name_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.npz"
+    np.savez(path, format="euroqci-detection-record", version=99)
+    with pytest.raises(ConfigurationError, match="version"):
+        load_record(path)
+    np.savez(path, format="something-else")
+    with pytest.raises(ConfigurationError, match="format"):
+        load_record(path)
+
+
+def test_emulator_rejects_a_sweep_and_bad_arguments(drawn) -> None:
+    link, _, _ = drawn
+    with pytest.raises(ConfigurationError, match="channel"):
+        link_settings(parse_link_spec({**SPEC, "channel": {"length_km": [10, 20]}}))
+    with pytest.raises(ConfigurationError, match="eavesdrop"):
+        emulate_link(link, n_pulses=10, rng=np.random.default_rng(0), eavesdrop_fraction=2.0)
+    with pytest.raises(ConfigurationError, match="pulses"):
+        emulate_link(link, n_pulses=0, rng=np.random.default_rng(0))
+
+
+def test_same_seed_same_record_whatever_the_caller(drawn) -> None:
+    link, _, _ = drawn
+    a1, b1 = emulate_link(link, n_pulses=50_000, rng=np.random.default_rng(9))
+    a2, b2 = emulate_link(link, n_pulses=50_000, rng=np.random.default_rng(9))
+    assert np.array_equal(b1.click_index, b2.click_index) and np.array_equal(a1.bits, a2.bits)

@@ -1,0 +1,58 @@
+"""Toeplitz privacy amplification: FFT path equals the explicit GF(2) matrix product."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from euroqci.postprocessing.amplification import toeplitz_hash, toeplitz_hash_direct
+from euroqci.postprocessing.bits import BitString
+
+
+def _random(rng: np.random.Generator, n: int) -> BitString:
+    return BitString.from_bits(rng.integers(0, 2, n, dtype=np.uint8))
+
+
+def test_fft_hash_equals_direct_matrix_product(rng: np.random.Generator) -> None:
+    n, m = 5000, 2100
+    key, seed = _random(rng, n), _random(rng, n + m - 1)
+    fast = toeplitz_hash(key, seed, output_bits=m)
+    slow = toeplitz_hash_direct(key, seed, output_bits=m)
+    assert fast.equals(slow)
+
+
+def test_direct_product_is_the_textbook_toeplitz_matrix(rng: np.random.Generator) -> None:
+    n, m = 40, 17
+    key, seed = _random(rng, n), _random(rng, n + m - 1)
+    s = seed.unpack()
+    matrix = np.array([[s[i - j + n - 1] for j in range(n)] for i in range(m)])
+    expected = (matrix @ key.unpack()) % 2
+    assert toeplitz_hash_direct(key, seed, output_bits=m).unpack().tolist() == expected.tolist()
+
+
+@given(st.integers(1, 300), st.floats(0, 1), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_output_length_never_exceeds_input(n: int, frac: float, seed_int: int) -> None:
+    rng = np.random.default_rng(seed_int)
+    m = int(frac * n)
+    key, seed = _random(rng, n), _random(rng, max(n + m - 1, 0))
+    out = toeplitz_hash(key, seed, output_bits=m)
+    assert out.n_bits == m <= n
+    assert out.equals(toeplitz_hash_direct(key, seed, output_bits=m)) or m == 0
+
+
+def test_rejects_output_longer_than_input(rng: np.random.Generator) -> None:
+    key = _random(rng, 10)
+    with pytest.raises(ValueError, match="output_bits"):
+        toeplitz_hash(key, _random(rng, 30), output_bits=11)
+    with pytest.raises(ValueError, match="seed"):
+        toeplitz_hash(key, _random(rng, 3), output_bits=5)
+
+
+def test_bitstring_hides_content_and_compares_in_constant_time() -> None:
+    a = BitString.from_bits([1, 0, 1, 1, 0, 0, 1, 0, 1])
+    assert repr(a) == "BitString(n_bits=9)"
+    assert a.equals(BitString.from_bits([1, 0, 1, 1, 0, 0, 1, 0, 1]))
+    assert not a.equals(BitString.from_bits([1, 0, 1, 1, 0, 0, 1, 0, 0]))

@@ -1,0 +1,37 @@
+"""Oracle tests of the hashing and permutation kernels against Python integers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from euroqci.postprocessing import _kernels as kernels
+
+P = (1 << 61) - 1
+
+
+@pytest.mark.kernel
+@given(st.integers(0, P - 1), st.integers(0, P - 1))
+@settings(max_examples=200, deadline=None)
+def test_mulmod61_matches_python_integers(a: int, b: int) -> None:
+    assert int(kernels.mulmod61(np.uint64(a), np.uint64(b))) == a * b % P
+
+
+@pytest.mark.kernel
+def test_poly_hash_matches_horner_in_python(rng: np.random.Generator) -> None:
+    words = rng.integers(0, 2**32, 50, dtype=np.uint64)
+    key = int(rng.integers(0, P))
+    h = 0
+    for w in words.tolist():
+        h = (h * key + w) % P
+    assert int(kernels.poly_hash61(words, np.uint64(key))) == h
+
+
+@pytest.mark.kernel
+def test_splitmix_permutation_is_a_fixed_permutation() -> None:
+    perm = kernels.splitmix_permutation(1000, np.uint64(42))
+    assert sorted(perm.tolist()) == list(range(1000))
+    assert np.array_equal(perm, kernels.splitmix_permutation(1000, np.uint64(42)))
+    assert not np.array_equal(perm, kernels.splitmix_permutation(1000, np.uint64(43)))

@@ -1,0 +1,55 @@
+"""The whole recipe: emulated records -> identical keys; intercept-resend -> abort."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from euroqci.devices.emulator import emulate_link
+from euroqci.errors import ProtocolAbort
+from euroqci.postprocessing.parties import DistillSettings, ReconciliationMethod
+from euroqci.postprocessing.pipeline import ChannelKind, distill_key
+from euroqci.protocols.finite_key import TailBound
+
+
+def _settings(link, method=ReconciliationMethod.CASCADE) -> DistillSettings:
+    return DistillSettings(
+        intensities=link.intensities,
+        intensity_probabilities=link.intensity_probabilities,
+        method=method,
+        tail_bound=TailBound.CHERNOFF,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channel", list(ChannelKind))
+def test_distilled_keys_are_equal_and_secret_length_positive(link, records, channel) -> None:
+    alice, bob = records
+    result = distill_key(
+        alice, bob, settings=_settings(link), rng=np.random.default_rng(1), channel=channel
+    )
+    s = result.summary()
+    assert result.keys_equal and s["keys_equal"]
+    assert s["secret_bits"] > 0 and s["verification_passed"]
+    assert 0.015 < s["qber"] < 0.035  # misalignment 2 % plus dark counts and afterpulses
+    assert s["reconciliation_efficiency"] < 1.15
+    assert s["authentication_key_used_bits"] > 0
+    assert result.alice_key.n_bits == s["secret_bits"] - s["authentication_key_replenished_bits"]
+    assert "secret" not in repr(result.alice) or "key=" not in repr(result)
+
+
+def test_intercept_resend_raises_the_qber_and_aborts(link) -> None:
+    alice, bob = emulate_link(
+        link, n_pulses=2_000_000, rng=np.random.default_rng(3), eavesdrop_fraction=0.6
+    )
+    with pytest.raises(ProtocolAbort) as info:
+        distill_key(alice, bob, settings=_settings(link), rng=np.random.default_rng(2))
+    assert info.value.reason == "qber too high"
+    assert "QBER" in str(info.value)
+
+
+def test_too_few_pulses_abort_with_the_finite_key_reason(link) -> None:
+    alice, bob = emulate_link(link, n_pulses=300_000, rng=np.random.default_rng(4))
+    with pytest.raises(ProtocolAbort) as info:
+        distill_key(alice, bob, settings=_settings(link), rng=np.random.default_rng(2))
+    assert info.value.reason in {"phase error too high", "finite-key length is zero"}
