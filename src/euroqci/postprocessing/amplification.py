@@ -28,7 +28,9 @@ _ROUNDING_MARGIN = 0.25
 
 def _convolution_mod2(seed: npt.NDArray[np.uint8], x: npt.NDArray[np.uint8], m: int, workers: int):
     n = x.size
-    size = scipy.fft.next_fast_len(seed.size + n - 1, real=True)
+    # A cyclic convolution of length >= len(seed) = n + m - 1 leaves the middle outputs
+    # n - 1 .. n + m - 2 free of wrap-around, so the FFT need not cover the whole product.
+    size = scipy.fft.next_fast_len(seed.size, real=True)
     spec = scipy.fft.rfft(seed.astype(np.float64), size, workers=workers)
     spec *= scipy.fft.rfft(x.astype(np.float64), size, workers=workers)
     conv = scipy.fft.irfft(spec, size, workers=workers, overwrite_x=True)

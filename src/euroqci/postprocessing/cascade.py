@@ -209,7 +209,7 @@ def cascade_bob(
     variant: CascadeVariant = CascadeVariant.OPTIMISED,
     frame_bits: int = 2**17,
     seed: int = 0,
-    max_frames_per_batch: int = 32,
+    max_frames_per_batch: int = 64,
 ) -> CascadeResult:
     """Bob's side: correct ``bits`` (0/1 uint8) towards Alice's, over ``channel``.
 
