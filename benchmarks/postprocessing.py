@@ -105,7 +105,8 @@ def bench_pipeline(pulses: int) -> None:
     s = result.summary()
     print(f"emulator: {pulses:.0e} pulses in {t_emu:.2f} s ({pulses / t_emu / 1e6:.1f} Mpulse/s)")
     print(
-        f"distill: sifted={s['sifted_bits']} secret={s['secret_bits']} f={s['reconciliation_efficiency']:.3f} "
+        f"distill: sifted={s['sifted_bits']} secret={s['secret_bits']} "
+        f"f={s['reconciliation_efficiency']:.3f} "
         f"keys_equal={s['keys_equal']} auth_used={s['authentication_key_used_bits']} "
         f"total {s['throughput']['total_bps'] / 1e6:.2f} Mbit/s"
     )

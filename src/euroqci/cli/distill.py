@@ -14,7 +14,7 @@ from euroqci.errors import ConfigurationError, ProtocolAbort
 
 __all__ = ["distill"]
 
-METHODS = ("cascade", "cascade-original")
+METHODS = ("cascade", "cascade-original", "ldpc")
 CHANNELS = ("memory", "tcp")
 #: Runs with more pulses than this show a progress bar (on a terminal, without --json).
 PROGRESS_MIN_PULSES = 10_000_000
@@ -51,7 +51,7 @@ def _emulate(link: Any, pulses: int, rng: np.random.Generator, eavesdrop: float,
 def distill(
     spec: Path = typer.Argument(..., help="Link SPEC, JSON or TOML (same as euroqci keyrate)."),
     pulses: float = typer.Option(..., "--pulses", help="Pulses Alice sends, e.g. 2e7."),
-    method: str = typer.Option("cascade", "--method", help="cascade | cascade-original"),
+    method: str = typer.Option("cascade", "--method", help="cascade | cascade-original | ldpc"),
     seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
     channel: str = typer.Option("memory", "--channel", help="memory | tcp (loopback)"),
     eavesdrop: float = typer.Option(

@@ -551,3 +551,205 @@ def cascade_bob_round(
             if remaining > 0:
                 break
     return n_out
+
+
+# --------------------------------------------------------------------------------------------
+# LDPC codes: progressive edge growth and min-sum syndrome decoding.
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
+    """Progressive edge growth (Hu, Eleftheriou, Arnold, IEEE TIT 51, 386 (2005), Alg. 1).
+
+    ``var_degrees`` in non-decreasing order; each new edge of variable ``j`` goes to a check
+    node outside the deepest reachable BFS level from ``j`` (maximising the local girth),
+    the one of lowest degree among them, ties broken by ``tie_breaks`` (random floats, one per
+    check). Returns ``var_adj`` (n, dmax) with -1 padding.
+    """
+    n = var_degrees.shape[0]
+    dmax = var_degrees.max()
+    var_adj = -np.ones((n, dmax), dtype=np.int64)
+    var_deg = np.zeros(n, dtype=np.int64)
+    chk_adj = -np.ones((n_checks, max_check_degree), dtype=np.int64)
+    chk_deg = np.zeros(n_checks, dtype=np.int64)
+    seen_c = np.zeros(n_checks, dtype=np.int64)
+    seen_v = np.zeros(n, dtype=np.int64)
+    frontier = np.empty(n, dtype=np.int64)
+    nxt = np.empty(n, dtype=np.int64)
+    stamp = 0
+    for j in range(n):
+        for k in range(var_degrees[j]):
+            best = -1
+            if k > 0:
+                stamp += 1
+                seen_v[j] = stamp
+                n_seen = 0
+                for e in range(var_deg[j]):
+                    c = var_adj[j, e]
+                    if seen_c[c] != stamp:
+                        seen_c[c] = stamp
+                        n_seen += 1
+                nf = 1
+                frontier[0] = j
+                while True:
+                    nn = 0
+                    before = n_seen
+                    for t in range(nf):
+                        v = frontier[t]
+                        for e in range(var_deg[v]):
+                            c = var_adj[v, e]
+                            for f in range(chk_deg[c]):
+                                u = chk_adj[c, f]
+                                if seen_v[u] != stamp:
+                                    seen_v[u] = stamp
+                                    nxt[nn] = u
+                                    nn += 1
+                                    for g in range(var_deg[u]):
+                                        c2 = var_adj[u, g]
+                                        if seen_c[c2] != stamp:
+                                            seen_c[c2] = stamp
+                                            n_seen += 1
+                    if n_seen == n_checks or n_seen == before or nn == 0:
+                        break
+                    # Remember the checks not reached yet: if the next level reaches all of
+                    # them, the edge goes to one of these (the farthest ones).
+                    best = -1
+                    for c in range(n_checks):
+                        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
+                            if best < 0 or chk_deg[c] < chk_deg[best] or (
+                                chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                            ):
+                                best = c
+                    for t in range(nn):
+                        frontier[t] = nxt[t]
+                    nf = nn
+                if n_seen < n_checks:
+                    best = -1
+                    for c in range(n_checks):
+                        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
+                            if best < 0 or chk_deg[c] < chk_deg[best] or (
+                                chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                            ):
+                                best = c
+            if best < 0:
+                for c in range(n_checks):
+                    ok = chk_deg[c] < max_check_degree
+                    for e in range(var_deg[j]):
+                        if var_adj[j, e] == c:
+                            ok = False
+                    if ok and (
+                        best < 0
+                        or chk_deg[c] < chk_deg[best]
+                        or (chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best])
+                    ):
+                        best = c
+            var_adj[j, var_deg[j]] = best
+            var_deg[j] += 1
+            chk_adj[best, chk_deg[best]] = j
+            chk_deg[best] += 1
+    return var_adj
+
+
+@njit(cache=True, nogil=True)
+def ldpc_syndromes(frames, chk_ptr, chk_var):
+    """Syndrome of each frame (F, n) for the parity checks in CSR form -> (F, m) uint8."""
+    n_frames = frames.shape[0]
+    m = chk_ptr.shape[0] - 1
+    out = np.zeros((n_frames, m), dtype=np.uint8)
+    for f in range(n_frames):
+        for c in range(m):
+            s = 0
+            for e in range(chk_ptr[c], chk_ptr[c + 1]):
+                s ^= frames[f, chk_var[e]]
+            out[f, c] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ldpc_decode(frames, syndromes, chk_ptr, chk_var, qber, max_iterations, scale):
+    """Layered belief propagation towards the syndrome, in place.
+
+    Normalised min-sum (Chen and Fossorier 2002) with ``scale`` in (0, 1], or sum-product
+    (tanh rule) when ``scale <= 0``.
+
+    ``frames`` (F, n) are Bob's bits; each is corrected towards the word with ``syndromes``
+    (F, m), with channel LLR ``log((1 - qber) / qber)``. Returns a uint8 success flag per frame
+    (the syndrome is met; a miss is reported, never hidden).
+    """
+    n_frames, n = frames.shape
+    m = chk_ptr.shape[0] - 1
+    n_edges = chk_var.shape[0]
+    llr0 = np.log((1.0 - qber) / qber)
+    ok = np.zeros(n_frames, dtype=np.uint8)
+    c2v = np.zeros(n_edges, dtype=np.float64)
+    total = np.zeros(n, dtype=np.float64)
+    prior = np.zeros(n, dtype=np.float64)
+    hard = np.zeros(n, dtype=np.uint8)
+    for f in range(n_frames):
+        for v in range(n):
+            prior[v] = llr0 if frames[f, v] == 0 else -llr0
+        c2v[:] = 0.0
+        for v in range(n):
+            total[v] = prior[v]
+        success = False
+        for _ in range(max_iterations):
+            for c in range(m):
+                start = chk_ptr[c]
+                stop = chk_ptr[c + 1]
+                sign = 1.0 if syndromes[f, c] == 0 else -1.0
+                if scale <= 0.0:
+                    # Sum-product (tanh rule) when no min-sum scale is given.
+                    prod = sign
+                    for e in range(start, stop):
+                        t = np.tanh(0.5 * (total[chk_var[e]] - c2v[e]))
+                        if abs(t) < 1e-12:
+                            t = 1e-12 if t >= 0 else -1e-12
+                        prod *= t
+                    for e in range(start, stop):
+                        v = chk_var[e]
+                        t = np.tanh(0.5 * (total[v] - c2v[e]))
+                        if abs(t) < 1e-12:
+                            t = 1e-12 if t >= 0 else -1e-12
+                        r = prod / t
+                        r = min(max(r, -0.999999999999), 0.999999999999)
+                        new = 2.0 * np.arctanh(r)
+                        total[v] += new - c2v[e]
+                        c2v[e] = new
+                    continue
+                min1 = 1e300
+                min2 = 1e300
+                arg = -1
+                for e in range(start, stop):
+                    x = total[chk_var[e]] - c2v[e]
+                    if x < 0:
+                        sign = -sign
+                        x = -x
+                    if x < min1:
+                        min2 = min1
+                        min1 = x
+                        arg = e
+                    elif x < min2:
+                        min2 = x
+                for e in range(start, stop):
+                    v = chk_var[e]
+                    x = total[v] - c2v[e]
+                    s = sign if x >= 0 else -sign
+                    mag = min2 if e == arg else min1
+                    new = s * scale * mag
+                    total[v] += new - c2v[e]
+                    c2v[e] = new
+            for v in range(n):
+                hard[v] = 1 if total[v] < 0 else 0
+            success = True
+            for c in range(m):
+                s = 0
+                for e in range(chk_ptr[c], chk_ptr[c + 1]):
+                    s ^= hard[chk_var[e]]
+                if s != syndromes[f, c]:
+                    success = False
+                    break
+            if success:
+                break
+        for v in range(n):
+            frames[f, v] = hard[v]
+        ok[f] = 1 if success else 0
+    return ok

@@ -26,6 +26,7 @@ from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascade_bob
 from euroqci.postprocessing.channel import ClassicalChannel
 from euroqci.postprocessing.estimation import secret_key_length
+from euroqci.postprocessing.ldpc import ldpc_alice, ldpc_bob
 from euroqci.postprocessing.sifting import sift
 from euroqci.protocols.finite_key import TailBound
 
@@ -208,7 +209,10 @@ class Alice(_Party):
         qber_est = self._check_qber(n_z, m_z)
         self._lap("estimation")
         key = bits[sifted.key]
-        rec = cascade_alice(ch, key)
+        if self.settings.method is ReconciliationMethod.LDPC:
+            rec = ldpc_alice(ch, key)
+        else:
+            rec = cascade_alice(ch, key)
         self._lap("reconciliation")
         frames = rec.frames
         count = verification.hash_count(
@@ -306,19 +310,22 @@ class Bob(_Party):
         qber_est = self._check_qber(n_z, m_z)
         self._lap("estimation")
         raw = rec.results[sifted.key].copy()
-        variant = (
-            CascadeVariant.ORIGINAL
-            if self.settings.method is ReconciliationMethod.CASCADE_ORIGINAL
-            else CascadeVariant.OPTIMISED
-        )
-        result = cascade_bob(
-            ch,
-            raw,
-            qber=max(qber_est, 1e-3),
-            variant=variant,
-            frame_bits=self.settings.frame_bits,
-            seed=self.settings.cascade_seed,
-        )
+        if self.settings.method is ReconciliationMethod.LDPC:
+            result = ldpc_bob(ch, raw, qber=max(qber_est, 1e-3))
+        else:
+            variant = (
+                CascadeVariant.ORIGINAL
+                if self.settings.method is ReconciliationMethod.CASCADE_ORIGINAL
+                else CascadeVariant.OPTIMISED
+            )
+            result = cascade_bob(
+                ch,
+                raw,
+                qber=max(qber_est, 1e-3),
+                variant=variant,
+                frame_bits=self.settings.frame_bits,
+                seed=self.settings.cascade_seed,
+            )
         self._lap("reconciliation")
         frames = result.frames
         msg = ch.recv("verify")
