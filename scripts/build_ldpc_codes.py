@@ -73,7 +73,7 @@ def main() -> None:
     limits = []
     for i, rate in enumerate(RATES):
         t0 = time.perf_counter()
-        m = int(round((1 - rate) * N))
+        m = round((1 - rate) * N)
         d = degrees(N, m)
         cap = int(np.ceil(d.sum() / m)) + 6
         var_adj = kernels.peg_construct(d, m, cap, rng.random(m))

@@ -28,7 +28,9 @@ def _choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
     return value
 
 
-def _emulate(link: Any, pulses: int, rng: np.random.Generator, eavesdrop: float, show: bool):
+def _emulate(
+    link: Any, pulses: int, rng: np.random.Generator, eavesdrop: float, show: bool
+) -> tuple[Any, Any]:
     from euroqci.devices.emulator import emulate_link
 
     if not show:

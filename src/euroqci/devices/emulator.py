@@ -149,7 +149,7 @@ def _chunk(
         click[ap] = True
         result[ap] = rng.integers(0, 2, ap.size, dtype=np.uint8)
     where = np.flatnonzero(click)
-    out = {
+    out: dict[str, np.ndarray] = {
         "bits": bits,
         "bases": basis_a,
         "idx": idx,

@@ -615,8 +615,12 @@ def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
                     best = -1
                     for c in range(n_checks):
                         if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
-                            if best < 0 or chk_deg[c] < chk_deg[best] or (
-                                chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                            if (
+                                best < 0
+                                or chk_deg[c] < chk_deg[best]
+                                or (
+                                    chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                                )
                             ):
                                 best = c
                     for t in range(nn):
@@ -626,8 +630,12 @@ def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
                     best = -1
                     for c in range(n_checks):
                         if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
-                            if best < 0 or chk_deg[c] < chk_deg[best] or (
-                                chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                            if (
+                                best < 0
+                                or chk_deg[c] < chk_deg[best]
+                                or (
+                                    chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
+                                )
                             ):
                                 best = c
             if best < 0:

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 _ROUNDING_MARGIN = 0.25
 
 
-def _convolution_mod2(seed: npt.NDArray[np.uint8], x: npt.NDArray[np.uint8], m: int, workers: int):
+def _convolution_mod2(
+    seed: npt.NDArray[np.uint8], x: npt.NDArray[np.uint8], m: int, workers: int
+) -> tuple[npt.NDArray[np.float64], float]:
     n = x.size
     # A cyclic convolution of length >= len(seed) = n + m - 1 leaves the middle outputs
     # n - 1 .. n + m - 2 free of wrap-around, so the FFT need not cover the whole product.

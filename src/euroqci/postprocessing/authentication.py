@@ -119,7 +119,7 @@ class WegmanCarter:
     def _tag(self, message: bytes, direction: Direction) -> bytes:
         pads = np.frombuffer(self.pool.take(direction, _PAD_BITS // 8), dtype="<u8") & MERSENNE61
         tags = wegman_carter_tag(message_words(message), self._keys[direction], pads)
-        return tags.astype("<u8").tobytes()
+        return bytes(tags.astype("<u8").tobytes())
 
     def tag(self, message: bytes) -> bytes:
         """The 16-byte tag of an outgoing message (consumes 128 pad bits)."""

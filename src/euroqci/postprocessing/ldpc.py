@@ -31,7 +31,7 @@ MIN_SUM_SCALE = 0.0
 
 @dataclass(frozen=True, repr=False)
 class LdpcCode:
-    """A parity-check matrix in CSR form by checks: check ``c`` covers ``chk_var[ptr[c]:ptr[c+1]]``."""
+    """A parity-check matrix in CSR form: check ``c`` covers ``chk_var[ptr[c] : ptr[c + 1]]``."""
 
     index: int
     n: int
@@ -93,7 +93,13 @@ def _frames(bits: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.uint8]:
     return out.reshape(n_frames, n)
 
 
-def _decode_parallel(frames, syndromes, code: LdpcCode, qber: float, workers: int) -> None:
+def _decode_parallel(
+    frames: npt.NDArray[np.uint8],
+    syndromes: npt.NDArray[np.uint8],
+    code: LdpcCode,
+    qber: float,
+    workers: int,
+) -> None:
     """Decode in ``workers`` threads (the kernel releases the GIL); failed frames are left for
     verification to catch and count."""
     from concurrent.futures import ThreadPoolExecutor

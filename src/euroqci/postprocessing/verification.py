@@ -57,4 +57,5 @@ def frame_tags(
     """Tags (F, len(keys)) of each frame under each hash key (keys in ``[0, 2^61 - 1)``)."""
     if np.any(keys >= MERSENNE61):
         raise ValueError("keys: expected hash keys below 2^61 - 1")
-    return frame_hashes61(frame_words(frames), keys)
+    tags: npt.NDArray[np.uint64] = frame_hashes61(frame_words(frames), keys)
+    return tags
