@@ -224,7 +224,7 @@ class Alice(_Party):
         ch.send("verify", keys=hash_keys, tags=verification.frame_tags(frames, hash_keys))
         ok = ch.recv("verify-result")["ok"].astype(bool)
         self._lap("verification")
-        kept = _kept_positions(ok, frames.shape[1], key.size)
+        kept = _flat_kept(ok, frames.shape[1], key.size)
         m_x = ch.recv("key-errors")["m_x"]
         counts = {
             "n_x": np.bincount(sifted.key_intensity[kept], minlength=n_x.size).astype(np.int64),
@@ -234,9 +234,7 @@ class Alice(_Party):
         }
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, rec.disclosed_bits, verify_bits)
-        reconciled = BitString.from_bits(
-            frames.reshape(-1)[_flat_kept(ok, frames.shape[1], key.size)]
-        )
+        reconciled = BitString.from_bits(frames.reshape(-1)[kept])
         seed = BitString.from_bits(
             self._rng.integers(0, 2, reconciled.n_bits + length.secret_bits - 1, dtype=np.uint8)
         )
@@ -266,13 +264,6 @@ def _flat_kept(ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int) -> npt.N
     """Flat positions (in the framed, padded key) of the real bits of verified frames."""
     pos = np.arange(n_real)
     return pos[ok[pos // frame_bits]]
-
-
-def _kept_positions(
-    ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int
-) -> npt.NDArray[np.int64]:
-    """Positions in the sifted key of the bits that survive verification."""
-    return _flat_kept(ok, frame_bits, n_real)
 
 
 class Bob(_Party):
@@ -333,9 +324,8 @@ class Bob(_Party):
         ok = np.all(mine == msg["tags"], axis=1)
         ch.send("verify-result", ok=ok.astype(np.uint8))
         self._lap("verification")
-        flat = _flat_kept(ok, frames.shape[1], raw.size)
-        kept = flat
-        corrected = frames.reshape(-1)[flat]
+        kept = _flat_kept(ok, frames.shape[1], raw.size)
+        corrected = frames.reshape(-1)[kept]
         errors = corrected != raw[kept]
         m_x = np.bincount(sifted.key_intensity[kept][errors], minlength=n_x.size).astype(np.int64)
         ch.send("key-errors", m_x=m_x)
