@@ -64,3 +64,16 @@ def test_ldpc_pipeline_gives_equal_keys_with_one_round_trip(link, records) -> No
     assert result.keys_equal and s["secret_bits"] > 0
     # Syndromes go in one message: far fewer authenticated messages than Cascade.
     assert s["authentication_key_used_bits"] < 10_000
+
+
+@pytest.mark.slow
+def test_records_read_back_from_files_distil_the_same_key(link, records, tmp_path) -> None:
+    from euroqci.devices.record import load_record
+
+    alice, bob = records
+    alice.save(tmp_path / "alice.npz")
+    bob.save(tmp_path / "bob.npz")
+    a2, b2 = load_record(tmp_path / "alice.npz"), load_record(tmp_path / "bob.npz")
+    first = distill_key(alice, bob, settings=_settings(link), rng=np.random.default_rng(8))
+    again = distill_key(a2, b2, settings=_settings(link), rng=np.random.default_rng(8))
+    assert again.keys_equal and again.alice_key.equals(first.alice_key)
