@@ -32,7 +32,10 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
+    from euroqci.cli import space
+
     verbs: dict[str, object] = {}
+    verbs["passes"] = space.passes
     for name, fn in verbs.items():
         app.command(name)(fn)
 

@@ -50,9 +50,11 @@ def load_timescale() -> Any:
     return _loader().timescale(builtin=False)
 
 
-@lru_cache(maxsize=1)
 def load_ephemeris() -> Any:
-    """The JPL DE421 ephemeris from ``skyfield-data`` (Sun position for the night-only rule)."""
+    """The JPL DE421 ephemeris from ``skyfield-data`` (Sun position for the night-only rule).
+
+    The caller closes it (``.close()``): the file is memory-mapped and cheap to open.
+    """
     return _loader()("de421.bsp")
 
 

@@ -288,14 +288,15 @@ def sun_elevation_deg(station: GroundStation, moments: Sequence[datetime]) -> Fl
 
     if len(moments) == 0:
         return np.zeros(0)
-    eph = load_ephemeris()
-    topos = eph["earth"] + wgs84.latlon(
-        station.latitude_deg, station.longitude_deg, elevation_m=station.altitude_m
-    )
     t0 = ensure_utc(moments[0])
     offsets = np.array([(ensure_utc(m) - t0).total_seconds() for m in moments])
     t = TimeGrid(start=t0, offsets_s=offsets).skyfield_time()
-    alt, _, _ = topos.at(t).observe(eph["sun"]).apparent().altaz()
+    site = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=station.altitude_m)
+    eph = load_ephemeris()
+    try:
+        alt, _, _ = (eph["earth"] + site).at(t).observe(eph["sun"]).apparent().altaz()
+    finally:
+        eph.close()
     return np.asarray(alt.degrees, dtype=np.float64)
 
 
