@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from euroqci import __version__
@@ -32,9 +34,11 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    from euroqci.cli import space
+    from euroqci.cli import keyrate, space
 
-    verbs: dict[str, object] = {}
+    verbs: dict[str, Any] = {
+        "keyrate": keyrate.keyrate,
+    }
     verbs["passes"] = space.passes
     for name, fn in verbs.items():
         app.command(name)(fn)
