@@ -52,6 +52,7 @@ class QKDSystem:
     epsilon_cor: float = 1e-15
     intensities: tuple[float, ...] | None = None
     intensity_probabilities: tuple[float, ...] | None = None
+    basis_probability_x: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.protocol, str):
@@ -85,6 +86,8 @@ class QKDSystem:
             source["intensities"] = list(self.intensities)
         if self.intensity_probabilities is not None:
             source["intensity_probabilities"] = list(self.intensity_probabilities)
+        if self.basis_probability_x is not None:
+            source["basis_probability_x"] = self.basis_probability_x
         return {
             "protocol": self.protocol.value,
             "channel": {
