@@ -45,8 +45,10 @@ def _loss_at(v: dict, distance_km: float) -> float:
     return float(np.interp(distance_km, table["distance_km"], table["loss_db"]))
 
 
-@pytest.mark.parametrize(("distance_km", "key"), [(645.0, "sifted_rate_bps_at_645_km"),
-                                                  (1200.0, "sifted_rate_bps_at_1200_km")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("distance_km", "key"),
+    [(645.0, "sifted_rate_bps_at_645_km"), (1200.0, "sifted_rate_bps_at_1200_km")],
+)
 def test_sifted_rate_against_range(micius: dict, distance_km: float, key: str) -> None:
     # One slot at the link loss of that range: detections per second times the 1/2 sifting.
     result = key_from_loss_curve(
