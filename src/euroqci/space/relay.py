@@ -126,31 +126,44 @@ def schedule_relay(
     delivered = {p: 0.0 for p in wanted}
     result = RelaySchedule(delivered_bits=delivered)
     for ev in sorted(events, key=lambda e: e.time):
-        free = storage_bits - sum(stored.values())
-        gained = min(ev.secret_bits, max(free, 0.0))
-        result.discarded_bits += ev.secret_bits - gained
-        stored[ev.station_id] = stored.get(ev.station_id, 0.0) + gained
-        serviceable = [p for p in wanted if ev.station_id in p]
-        # Chunks of at least 1/64 of this station's store keep the loop short for large keys.
-        chunk = max(chunk_bits, stored[ev.station_id] / 64.0)
-        while True:
-            ready = [
-                p for p in serviceable if min(stored.get(p[0], 0.0), stored.get(p[1], 0.0)) > 0
-            ]
-            if not ready:
-                break
-            p = min(ready, key=lambda q: delivered[q] / weights[q])
-            bits = min(chunk, stored[p[0]], stored[p[1]])
-            stored[p[0]] -= bits
-            stored[p[1]] -= bits
-            delivered[p] += bits
-            if (
-                result.deliveries
-                and result.deliveries[-1].pair == p
-                and result.deliveries[-1].time == ev.time
-            ):
-                last = result.deliveries.pop()
-                bits += last.bits
-            result.deliveries.append(RelayDelivery(time=ev.time, pair=p, bits=bits))
+        # The new key can serve pairs at once (the XOR goes out right after the pass); only
+        # what is left must fit in the onboard memory.
+        before = sum(stored.values())
+        stored[ev.station_id] = stored.get(ev.station_id, 0.0) + ev.secret_bits
+        _serve(ev, wanted, weights, stored, delivered, result, chunk_bits)
+        excess = sum(stored.values()) - max(storage_bits, before)
+        if excess > 0:
+            dropped = min(excess, stored[ev.station_id])
+            stored[ev.station_id] -= dropped
+            result.discarded_bits += dropped
     result.stored_bits_end = stored
     return result
+
+
+def _serve(
+    ev: PassKeyEvent,
+    wanted: list[tuple[str, str]],
+    weights: dict[tuple[str, str], float],
+    stored: dict[str, float],
+    delivered: dict[tuple[str, str], float],
+    result: RelaySchedule,
+    chunk_bits: float,
+) -> None:
+    """Greedy max-min fair allocation, in chunks, of the key held to pairs with this station."""
+    serviceable = [p for p in wanted if ev.station_id in p]
+    # Chunks of at least 1/64 of this station's store keep the loop short for large keys.
+    chunk = max(chunk_bits, stored[ev.station_id] / 64.0)
+    while True:
+        ready = [p for p in serviceable if min(stored.get(p[0], 0.0), stored.get(p[1], 0.0)) > 0]
+        if not ready:
+            return
+        p = min(ready, key=lambda q: delivered[q] / weights[q])
+        bits = min(chunk, stored[p[0]], stored[p[1]])
+        stored[p[0]] -= bits
+        stored[p[1]] -= bits
+        delivered[p] += bits
+        last = result.deliveries[-1] if result.deliveries else None
+        if last is not None and last.pair == p and last.time == ev.time:
+            result.deliveries[-1] = RelayDelivery(time=ev.time, pair=p, bits=last.bits + bits)
+        else:
+            result.deliveries.append(RelayDelivery(time=ev.time, pair=p, bits=bits))
