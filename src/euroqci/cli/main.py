@@ -40,6 +40,8 @@ def _register() -> None:
         "keyrate": keyrate.keyrate,
     }
     verbs["passes"] = space.passes
+    verbs["pass-key"] = space.pass_key
+    verbs["space-plan"] = space.space_plan
     for name, fn in verbs.items():
         app.command(name)(fn)
 

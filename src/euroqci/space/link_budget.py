@@ -90,16 +90,17 @@ class OpticalLink:
     """Terminals and atmosphere of a satellite-to-ground optical link.
 
     Defaults follow the Micius downlink to Xinglong (Liao et al., Nature 549, 43 (2017), Methods:
-    300 mm transmitter, about 10 urad divergence, 1.0 m receiver, 850 nm decoy-state source).
-    ``beam_divergence_urad`` is the far-field 1/e^2 half angle; when given it overrides the
-    transmitter aperture (``w0 = lambda / (pi theta)``); otherwise ``w0`` is the aperture radius.
+    300 mm transmitter, about 10 urad full-angle divergence, 1.0 m receiver, 850 nm source).
+    ``beam_divergence_urad`` is the far-field 1/e^2 half angle (5 urad by default); when given
+    it sets the waist (``w0 = lambda / (pi theta)``); give ``None`` to use a diffraction-limited
+    beam filling the transmitter aperture (``w0`` = aperture radius).
     Sky radiances are planning assumptions (dark rural night, clear day near 850 nm); measure
     them at the site for a real study.
     """
 
     wavelength_nm: float = 850.0
     transmitter_aperture_m: float = 0.3
-    beam_divergence_urad: float | None = None
+    beam_divergence_urad: float | None = 5.0
     receiver_aperture_m: float = 1.0
     pointing_jitter_urad: float = 1.0
     zenith_transmittance: float | None = None

@@ -29,6 +29,7 @@ __all__ = [
     "Satellite",
     "builtin_stations",
     "parse_station",
+    "raan_for_local_time_deg",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -192,6 +193,27 @@ class Satellite:
         grid = TimeGrid(start=moment, offsets_s=np.zeros(1))
         epoch_jd = self.satrec.jdsatepoch + self.satrec.jdsatepochF
         return float(grid.jd_utc_whole + grid.jd_utc_fraction[0] - epoch_jd)
+
+
+def raan_for_local_time_deg(*, epoch: datetime, ltan_h: float) -> float:
+    """Right ascension of the ascending node that puts it at local time ``ltan_h`` at ``epoch``.
+
+    The local time of the ascending node (LTAN) is the hour angle of the node from the mean Sun:
+    ``RAAN = RA_sun + 15 deg/h (LTAN - 12 h)`` (e.g. Wertz, *Space Mission Analysis and Design*,
+    Sec. 6.2 on Sun-synchronous orbits). A Sun-synchronous orbit keeps its LTAN; LTAN 0 h puts
+    the ascending passes at local midnight (night-time QKD), 6 h or 18 h gives a dawn-dusk orbit.
+    The Sun's apparent right ascension comes from the DE421 ephemeris via skyfield.
+    """
+    from euroqci.space._skyfield import load_ephemeris
+
+    _check_range("orbit.ltan_h", ltan_h, 0.0, 24.0, "hours")
+    grid = TimeGrid(start=ensure_utc(epoch, name="orbit.epoch"), offsets_s=np.zeros(1))
+    eph = load_ephemeris()
+    try:
+        ra, _, _ = eph["earth"].at(grid.skyfield_time()[0]).observe(eph["sun"]).radec("date")
+    finally:
+        eph.close()
+    return float((ra.hours * 15.0 + 15.0 * (ltan_h - 12.0)) % 360.0)
 
 
 @dataclass(frozen=True)

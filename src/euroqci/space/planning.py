@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class SpacePlan:
     trials: int
     reference_points: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready plan."""
         return {
             "satellite": self.satellite,

@@ -19,7 +19,13 @@ from euroqci.errors import ConfigurationError
 from euroqci.space._skyfield import ensure_utc
 from euroqci.space.channel import pass_channel
 from euroqci.space.link_budget import OpticalLink
-from euroqci.space.orbits import GroundStation, Satellite, builtin_stations, parse_station
+from euroqci.space.orbits import (
+    GroundStation,
+    Satellite,
+    builtin_stations,
+    parse_station,
+    raan_for_local_time_deg,
+)
 from euroqci.space.pass_key import (
     PassKey,
     QKDSystem,
@@ -44,9 +50,10 @@ __all__ = [
 
 BUILTIN_SCENARIOS = ("eu",)
 _MASK = DEFAULT_MIN_ELEVATION_DEG
-#: The built-in satellite: a 500 km Sun-synchronous orbit (inclination 97.4 deg), like Micius
-#: and the LEO QKD missions studied for EuroQCI.
-_BUILTIN_ORBIT = {"altitude_km": 500.0, "inclination_deg": 97.4}
+#: The built-in satellite: a 500 km Sun-synchronous orbit (inclination 97.4 deg) with its
+#: ascending node at local midnight, so that half its passes fall in the night (Micius, also
+#: Sun-synchronous at about 500 km, passed its stations around local midnight).
+_BUILTIN_ORBIT = {"altitude_km": 500.0, "inclination_deg": 97.4, "ltan_h": 0.0}
 
 
 def parse_time(text: Any, *, field: str) -> datetime:
@@ -85,7 +92,7 @@ def satellite_from_spec(data: Any, *, epoch: datetime) -> Satellite:
         return Satellite.from_tle(tle[0], tle[1], name=str(data.get("name", "")))
     if "tle_file" in data:
         return Satellite.from_tle_file(Path(str(data["tle_file"])))
-    known = {"altitude_km", "inclination_deg", "raan_deg", "phase_deg", "epoch", "name"}
+    known = {"altitude_km", "inclination_deg", "raan_deg", "ltan_h", "phase_deg", "epoch", "name"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(
@@ -93,12 +100,23 @@ def satellite_from_spec(data: Any, *, epoch: datetime) -> Satellite:
             f"{', '.join(sorted(known))}",
             field=f"orbit.{unknown[0]}",
         )
+    at = parse_time(data["epoch"], field="orbit.epoch") if "epoch" in data else epoch
+    if "ltan_h" in data:
+        if "raan_deg" in data:
+            raise ConfigurationError(
+                "orbit: give raan_deg or ltan_h, not both", field="orbit.ltan_h"
+            )
+        raan = raan_for_local_time_deg(
+            epoch=at, ltan_h=_number(data, "ltan_h", None, field="orbit")
+        )
+    else:
+        raan = _number(data, "raan_deg", 0.0, field="orbit")
     return Satellite.from_circular_orbit(
         altitude_km=_number(data, "altitude_km", None, field="orbit"),
         inclination_deg=_number(data, "inclination_deg", None, field="orbit"),
-        raan_deg=_number(data, "raan_deg", 0.0, field="orbit"),
+        raan_deg=raan,
         phase_deg=_number(data, "phase_deg", 0.0, field="orbit"),
-        epoch=parse_time(data["epoch"], field="orbit.epoch") if "epoch" in data else epoch,
+        epoch=at,
         name=str(data.get("name", "")),
     )
 
@@ -265,12 +283,7 @@ def builtin_scenario(name: str, *, start: datetime) -> SpaceScenario:
             field="builtin",
         )
     return SpaceScenario(
-        satellite=Satellite.from_circular_orbit(
-            altitude_km=_BUILTIN_ORBIT["altitude_km"],
-            inclination_deg=_BUILTIN_ORBIT["inclination_deg"],
-            epoch=start,
-            name="EU-QKD-SSO-500",
-        ),
+        satellite=satellite_from_spec(_BUILTIN_ORBIT | {"name": "EU-QKD-SSO-500"}, epoch=start),
         stations=list(builtin_stations().values()),
         start=start,
         link=OpticalLink(),
