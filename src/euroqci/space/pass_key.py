@@ -40,7 +40,9 @@ class QKDSystem:
     """Source, detectors and security settings of a downlink (handed to the key-rate engine).
 
     Defaults follow the Micius decoy-state downlink (Liao et al., Nature 549, 43 (2017):
-    100 MHz source) with the engine's finite-key security parameters.
+    100 MHz source) with the engine's finite-key security parameters. For BBM92,
+    ``repetition_rate_hz`` is the pair source's pulse or time-bin rate and
+    ``mean_pair_number`` its pairs per pulse (``None``: optimised).
     """
 
     protocol: DownlinkProtocol = DownlinkProtocol.BB84_DECOY
@@ -53,6 +55,7 @@ class QKDSystem:
     intensities: tuple[float, ...] | None = None
     intensity_probabilities: tuple[float, ...] | None = None
     basis_probability_x: float | None = None
+    mean_pair_number: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.protocol, str):
