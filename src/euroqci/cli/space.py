@@ -101,14 +101,15 @@ def pass_key(
     if json_output:
         print_json(doc)
         return
-    for name in ("station_id", "start", "duration_s", "window_s", "window_min_elevation_deg",
-                 "min_loss_db", "detections", "sifted_bits", "qber", "secret_bits"):  # fmt: skip
-        value = doc[name]
+    for name in ("station_id", "station_a", "station_b", "start", "duration_s", "window_s",
+                 "window_min_elevation_deg", "min_loss_db", "min_two_arm_loss_db", "detections",
+                 "sifted_bits", "qber", "secret_bits"):  # fmt: skip
+        value = doc.get(name)
         if value is None or value == "":
             continue
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
         typer.echo(f"{name:<26}{text}")
-    if slots:
+    if slots and "loss_db_per_slot" in doc:
         typer.echo(
             "loss_db_per_slot          " + " ".join(f"{x:.2f}" for x in doc["loss_db_per_slot"])
         )

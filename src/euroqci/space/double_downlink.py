@@ -80,8 +80,8 @@ class DoubleDownlinkKey:
     secret_bits: float
     parameters: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
+    def to_dict(self, *, slots: bool = False) -> dict[str, Any]:
+        """JSON-ready fields (``slots`` is accepted for symmetry with PassKey and ignored)."""
         out = dict(self.__dict__)
         out["start"] = self.start.isoformat()
         return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ import numpy as np
 from euroqci.errors import ConfigurationError
 from euroqci.space._skyfield import ensure_utc
 from euroqci.space.channel import pass_channel
-from euroqci.space.link_budget import OpticalLink
+from euroqci.space.double_downlink import DoubleDownlinkKey, double_downlink, double_downlink_key
+from euroqci.space.link_budget import LINK_PRESETS, OpticalLink
 from euroqci.space.orbits import (
     GroundStation,
     Satellite,
@@ -27,6 +28,7 @@ from euroqci.space.orbits import (
     raan_for_local_time_deg,
 )
 from euroqci.space.pass_key import (
+    DownlinkProtocol,
     PassKey,
     QKDSystem,
     build_dataclass,
@@ -40,6 +42,7 @@ __all__ = [
     "BUILTIN_SCENARIOS",
     "SpaceScenario",
     "builtin_scenario",
+    "optics_from_spec",
     "parse_time",
     "pass_key_from_spec",
     "plan_from_scenario",
@@ -144,23 +147,42 @@ def station_from_spec(data: Any) -> GroundStation:
     return build_dataclass(GroundStation, data, section="station")  # type: ignore[no-any-return]
 
 
+def optics_from_spec(data: Any) -> OpticalLink:
+    """OpticalLink fields, optionally on top of ``preset`` (a name of ``LINK_PRESETS``)."""
+    data = dict(data or {})
+    preset = data.pop("preset", None)
+    if preset is None:
+        return build_dataclass(OpticalLink, data, section="optics")  # type: ignore[no-any-return]
+    if preset not in LINK_PRESETS:
+        raise ConfigurationError(
+            f"optics.preset: unknown {preset!r}; expected one of {', '.join(LINK_PRESETS)}",
+            field="optics.preset",
+        )
+    base = LINK_PRESETS[preset]
+    merged = {f.name: getattr(base, f.name) for f in fields(OpticalLink)} | data
+    return build_dataclass(OpticalLink, merged, section="optics")  # type: ignore[no-any-return]
+
+
 def _optics_system(spec: Mapping[str, Any]) -> tuple[OpticalLink, QKDSystem]:
-    link = build_dataclass(OpticalLink, spec.get("optics"), section="optics")
+    link = optics_from_spec(spec.get("optics"))
     system = build_dataclass(QKDSystem, spec.get("system"), section="system")
     return link, system
 
 
-_PASS_FIELDS = {"orbit", "station", "start", "days", "pass", "min_elevation_deg", "night_only",
-                "slot_s", "daytime", "optics", "system", "optimise_window"}  # fmt: skip
+_PASS_FIELDS = {"orbit", "station", "station_b", "start", "days", "pass", "min_elevation_deg",
+                "night_only", "slot_s", "daytime", "optics", "system",
+                "optimise_window"}  # fmt: skip
 _CURVE_FIELDS = {"loss_db_per_slot", "slot_s", "detector_efficiency", "background_count_rate_hz",
                  "system", "optimise_window"}  # fmt: skip
 
 
-def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey:
+def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey | DoubleDownlinkKey:
     """Key of one pass described by a SPEC (orbit + station + optics + system, or a loss curve).
 
     See docs/space.md for the fields. ``pass`` is ``"best"`` (highest culmination, default) or
-    the 0-based index of the pass in the period.
+    the 0-based index of the pass in the period. With ``station_b`` and ``system.protocol =
+    "bbm92"`` the pass is a double downlink (common view of both stations; ``best`` is the
+    longest window).
     """
     if "loss_db_per_slot" in spec:
         _only(spec, _CURVE_FIELDS)
@@ -185,6 +207,8 @@ def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey:
     days = _number(spec, "days", 1.0, field="spec")
     if not 0 < days <= 366:
         raise ConfigurationError("days: expected a period in (0, 366] days", field="days")
+    if "station_b" in spec:
+        return _double_downlink_from_spec(spec, satellite, station, start, days)
     passes = find_passes(
         satellite,
         station,
@@ -197,15 +221,7 @@ def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey:
         raise ConfigurationError(
             "pass: no pass above the elevation mask in the period", field="pass"
         )
-    choice = spec.get("pass", "best")
-    if choice == "best":
-        chosen = max(passes, key=lambda p: p.max_elevation_deg)
-    elif isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < len(passes):
-        chosen = passes[choice]
-    else:
-        raise ConfigurationError(
-            f"pass: expected 'best' or an index in [0, {len(passes) - 1}]", field="pass"
-        )
+    chosen = _choose(spec, passes, key=lambda p: p.max_elevation_deg)
     link, system = _optics_system(spec)
     daytime = spec.get("daytime")
     channel = pass_channel(
@@ -213,6 +229,52 @@ def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey:
         daytime=None if daytime is None else bool(daytime),
     )  # fmt: skip
     return pass_key(channel, system, optimise_window=bool(spec.get("optimise_window", True)))
+
+
+def _choose(spec: Mapping[str, Any], items: list[Any], key: Any) -> Any:
+    choice = spec.get("pass", "best")
+    if choice == "best":
+        return max(items, key=key)
+    if isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < len(items):
+        return items[choice]
+    raise ConfigurationError(
+        f"pass: expected 'best' or an index in [0, {len(items) - 1}]", field="pass"
+    )
+
+
+def _double_downlink_from_spec(
+    spec: Mapping[str, Any],
+    satellite: Satellite,
+    station: GroundStation,
+    start: datetime,
+    days: float,
+) -> DoubleDownlinkKey:
+    link, system = _optics_system(spec)
+    if system.protocol is not DownlinkProtocol.BBM92:
+        raise ConfigurationError(
+            'system.protocol: a double downlink (station_b) needs "bbm92"',
+            field="system.protocol",
+        )
+    windows = double_downlink(
+        satellite,
+        station,
+        station_from_spec(spec["station_b"]),
+        link,
+        start=start,
+        duration_s=days * 86400.0,
+        min_elevation_deg=_number(spec, "min_elevation_deg", _MASK, field="spec"),
+        night_only=bool(spec.get("night_only", True)),
+        slot_s=_number(spec, "slot_s", 1.0, field="spec"),
+    )
+    if not windows:
+        raise ConfigurationError(
+            "station_b: the two stations never see the satellite together in the period",
+            field="station_b",
+        )
+    chosen = _choose(spec, windows, key=lambda w: w.n_slots)
+    return double_downlink_key(
+        chosen, system, optimise_window=bool(spec.get("optimise_window", True))
+    )
 
 
 def _only(spec: Mapping[str, Any], allowed: set[str]) -> None:
