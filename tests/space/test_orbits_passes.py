@@ -135,3 +135,22 @@ def test_bad_orbit_and_tle_inputs_are_rejected() -> None:
         Satellite.from_circular_orbit(
             altitude_km=500.0, inclination_deg=97.0, epoch=datetime(2077, 1, 1, tzinfo=UTC)
         )
+
+
+def test_sun_elevation_agrees_with_skyfield_altaz() -> None:
+    from skyfield.api import wgs84
+
+    from euroqci.space._skyfield import load_ephemeris
+
+    station = builtin_stations()["OGS-SE-STOCKHOLM"]
+    moments = [EPOCH + timedelta(hours=7.3 * k) for k in range(300)]
+    mine = sun_elevation_deg(station, moments)
+    eph = load_ephemeris()
+    try:
+        site = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=0.0)
+        t = load_timescale().from_datetimes(moments)
+        alt, _, _ = (eph["earth"] + site).at(t).observe(eph["sun"]).apparent().altaz()
+    finally:
+        eph.close()
+    assert mine.shape == (300,)
+    assert np.max(np.abs(mine - alt.degrees)) < 0.02
