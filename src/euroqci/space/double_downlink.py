@@ -182,6 +182,7 @@ def _bbm92_spec(
             "dark_count_probability": min(p_dark, 0.49),
         },
         "misalignment_error": system.misalignment_error,
+        "error_correction_efficiency": system.error_correction_efficiency,
         "finite_key": {"epsilon_sec": system.epsilon_sec, "epsilon_cor": system.epsilon_cor},
     }
 

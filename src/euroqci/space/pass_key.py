@@ -48,10 +48,13 @@ class QKDSystem:
     protocol: DownlinkProtocol = DownlinkProtocol.BB84_DECOY
     repetition_rate_hz: float = 1e8
     dark_count_probability: float = 1e-6
+    afterpulse_probability: float = 0.0
     gate_width_ns: float = 2.0
     misalignment_error: float = 0.01
+    error_correction_efficiency: float = 1.16
     epsilon_sec: float = 1e-10
     epsilon_cor: float = 1e-15
+    tail_bound: str = "hoeffding"
     intensities: tuple[float, ...] | None = None
     intensity_probabilities: tuple[float, ...] | None = None
     basis_probability_x: float | None = None
@@ -102,9 +105,15 @@ class QKDSystem:
             "detector": {
                 "efficiency": detector_efficiency,
                 "dark_count_probability": min(self.dark_count_probability + background, 0.49),
+                "afterpulse_probability": self.afterpulse_probability,
             },
             "misalignment_error": self.misalignment_error,
-            "finite_key": {"epsilon_sec": self.epsilon_sec, "epsilon_cor": self.epsilon_cor},
+            "error_correction_efficiency": self.error_correction_efficiency,
+            "finite_key": {
+                "epsilon_sec": self.epsilon_sec,
+                "epsilon_cor": self.epsilon_cor,
+                "tail_bound": self.tail_bound,
+            },
         }
 
 
