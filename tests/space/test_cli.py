@@ -138,3 +138,15 @@ storage_bits = 1e8
     assert [s["station_id"] for s in doc["stations"]] == ["OGS-ES-TEIDE", "OGS-GR-HELMOS"]
     assert doc["stations"][0]["cloud_probability"] == 0.2
     assert doc["pairs"][0]["a"] == "OGS-ES-TEIDE" and doc["pairs"][0]["mean_bits_per_day"] >= 0
+
+
+def test_documented_examples_run() -> None:
+    root = Path(__file__).resolve().parents[2] / "examples"
+    code, out, _ = _run("pass-key", str(root / "space_loss_curve.json"), "--json")
+    assert code == 0 and json.loads(out)["secret_bits"] > 0
+    code, out, _ = _run("space-plan", str(root / "space_scenario.toml"), "--days", "2",
+                        "--trials", "10", "--json")  # fmt: skip
+    assert code == 0
+    assert {s["station_id"] for s in json.loads(out)["stations"]} == {
+        "OGS-ES-TEIDE", "OGS-GR-HELMOS", "GRAZ"
+    }  # fmt: skip
