@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from euroqci.errors import ConfigurationError
+from euroqci.protocols.finite_key import TailBound
 from euroqci.space.channel import PassChannel
 
 __all__ = ["DownlinkProtocol", "PassKey", "QKDSystem", "build_dataclass", "key_from_loss_curve",
@@ -54,7 +55,7 @@ class QKDSystem:
     error_correction_efficiency: float = 1.16
     epsilon_sec: float = 1e-10
     epsilon_cor: float = 1e-15
-    tail_bound: str = "hoeffding"
+    tail_bound: TailBound = TailBound.HOEFFDING
     intensities: tuple[float, ...] | None = None
     intensity_probabilities: tuple[float, ...] | None = None
     basis_probability_x: float | None = None
@@ -68,6 +69,14 @@ class QKDSystem:
                 names = ", ".join(p.value for p in DownlinkProtocol)
                 raise ConfigurationError(
                     f"system.protocol: expected one of {names}", field="system.protocol"
+                ) from None
+        if isinstance(self.tail_bound, str):
+            try:
+                object.__setattr__(self, "tail_bound", TailBound(self.tail_bound))
+            except ValueError:
+                names = ", ".join(t.value for t in TailBound)
+                raise ConfigurationError(
+                    f"system.tail_bound: expected one of {names}", field="system.tail_bound"
                 ) from None
         if not (math.isfinite(self.gate_width_ns) and self.gate_width_ns > 0):
             raise ConfigurationError("system.gate_width_ns: expected a gate > 0 in ns",
@@ -112,7 +121,7 @@ class QKDSystem:
             "finite_key": {
                 "epsilon_sec": self.epsilon_sec,
                 "epsilon_cor": self.epsilon_cor,
-                "tail_bound": self.tail_bound,
+                "tail_bound": self.tail_bound.value,
             },
         }
 
