@@ -157,14 +157,18 @@ def space_plan(
         print_json(doc)
         return
     typer.echo(f"{plan.satellite}: {days:g} days from {plan.start:%Y-%m-%d}, night passes only")
-    typer.echo(f"{'station':<20}{'passes':>7}{'cloud':>7}{'clear_bits/day':>16}"
-               f"{'mean_bits/day':>16}{'bits/year':>13}{'avg_bps':>10}")  # fmt: skip
+    if doc["stations"]:
+        typer.echo(f"{'station':<20}{'passes':>7}{'cloud':>7}{'clear_bits/day':>16}"
+                   f"{'mean_bits/day':>16}{'bits/year':>13}{'avg_bps':>10}")  # fmt: skip
     for s in doc["stations"]:
         typer.echo(
             f"{s['station_id']:<20}{s['n_passes']:>7}{s['cloud_probability']:>7.2f}"
             f"{s['clear_sky_bits_per_day']:>16.4g}{s['mean_bits_per_day']:>16.4g}"
             f"{s['mean_bits_per_year']:>13.4g}{s['average_key_rate_bps']:>10.4g}"
         )
-    typer.echo(f"relayed key per pair (storage {plan.storage_bits:.3g} bits):")
+    if plan.pair_mode == "double-downlink":
+        typer.echo("entanglement (BBM92) key per pair, common view, one finite-key block:")
+    else:
+        typer.echo(f"relayed key per pair (storage {plan.storage_bits:.3g} bits):")
     for p in doc["pairs"]:
         typer.echo(f"  {p['a']:<20}{p['b']:<20}{p['mean_bits_per_day']:>14.4g} bits/day")

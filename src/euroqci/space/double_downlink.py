@@ -38,6 +38,7 @@ __all__ = [
     "common_view_windows",
     "double_downlink",
     "double_downlink_key",
+    "pair_block_bits_per_day",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -224,4 +225,83 @@ def double_downlink_key(
         qber=float(np.asarray(result.qber).reshape(-1)[0]),
         secret_bits=max(bits, 0.0),
         parameters={k: np.asarray(v).tolist() for k, v in (result.parameters or {}).items()},
+    )
+
+
+def pair_block_bits_per_day(
+    satellite: Satellite,
+    station_a: GroundStation,
+    station_b: GroundStation,
+    link: OpticalLink,
+    system: QKDSystem,
+    *,
+    start: datetime,
+    days: float,
+    rng: np.random.Generator,
+    trials: int = 5,
+    min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
+    slot_s: float = 5.0,
+) -> float:
+    """Mean BBM92 key per day of a station pair, all common-view windows of the period as one
+    finite-key block (as Yin et al. 2020 accumulated about 3100 s of common view for a key).
+
+    Each Monte Carlo trial keeps the windows of nights that are clear at both stations (see
+    :mod:`euroqci.space.statistics` for the weather model) and rates their slots together.
+    """
+    from euroqci.space.statistics import clear_nights, night_index
+
+    windows = double_downlink(
+        satellite, station_a, station_b, link, start=start, duration_s=days * 86400.0,
+        min_elevation_deg=min_elevation_deg, slot_s=slot_s,
+    )  # fmt: skip
+    if not windows:
+        return 0.0
+    n_nights = math.ceil(days) + 1
+    total = 0.0
+    for _ in range(trials):
+        clear_a = clear_nights(station_a.effective_cloud_probability, n_nights, trials=1, rng=rng)
+        clear_b = clear_nights(station_b.effective_cloud_probability, n_nights, trials=1, rng=rng)
+        kept = [
+            w for w in windows
+            if clear_a[0, min(night_index(w.start, start), n_nights - 1)]
+            and clear_b[0, min(night_index(w.start, start), n_nights - 1)]
+        ]  # fmt: skip
+        if not kept:
+            continue
+        block = _concatenate(kept)
+        result = _evaluate(_bbm92_spec(block, np.ones(block.n_slots, dtype=bool), system))
+        total += max(float(np.asarray(result.secret_bits).reshape(-1)[0]), 0.0)
+    return total / trials / days
+
+
+def _concatenate(windows: list[DoubleDownlink]) -> DoubleDownlink:
+    """Several windows as one block of slots (their order does not matter to the key)."""
+
+    def cat(name: str, arm: str) -> FloatArray:
+        return np.concatenate([getattr(getattr(w, arm), name) for w in windows])
+
+    def budget(arm: str) -> LinkBudget:
+        first: LinkBudget = getattr(windows[0], arm)
+        return LinkBudget(
+            elevation_deg=cat("elevation_deg", arm),
+            range_km=cat("range_km", arm),
+            diffraction_db=cat("diffraction_db", arm),
+            pointing_db=cat("pointing_db", arm),
+            atmosphere_db=cat("atmosphere_db", arm),
+            turbulence_db=cat("turbulence_db", arm),
+            optics_db=first.optics_db,
+            extra_db=first.extra_db,
+            detector_efficiency=first.detector_efficiency,
+            background_count_rate_hz=max(getattr(w, arm).background_count_rate_hz for w in windows),
+        )
+
+    return DoubleDownlink(
+        station_a=windows[0].station_a,
+        station_b=windows[0].station_b,
+        start=windows[0].start,
+        slot_s=windows[0].slot_s,
+        elevation_a_deg=np.concatenate([w.elevation_a_deg for w in windows]),
+        elevation_b_deg=np.concatenate([w.elevation_b_deg for w in windows]),
+        budget_a=budget("budget_a"),
+        budget_b=budget("budget_b"),
     )

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from euroqci.errors import ConfigurationError
+from euroqci.space.double_downlink import pair_block_bits_per_day
 from euroqci.space.link_budget import OpticalLink
 from euroqci.space.orbits import GroundStation, Satellite
-from euroqci.space.pass_key import QKDSystem
+from euroqci.space.pass_key import DownlinkProtocol, QKDSystem
 from euroqci.space.passes import DEFAULT_MIN_ELEVATION_DEG
 from euroqci.space.relay import PassKeyEvent, schedule_relay
 from euroqci.space.statistics import (
@@ -52,6 +53,7 @@ class SpacePlan:
     storage_bits: float
     trials: int
     reference_points: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    pair_mode: str = "trusted-relay"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plan."""
@@ -61,6 +63,7 @@ class SpacePlan:
             "days": self.days,
             "storage_bits": self.storage_bits,
             "trials": self.trials,
+            "pair_mode": self.pair_mode,
             "stations": [s.to_dict() for s in self.stations.values()],
             "pairs": [
                 {"a": a, "b": b, "mean_bits_per_day": float(bits)}
@@ -138,6 +141,10 @@ def plan_space_segment(
 ) -> SpacePlan:
     """Key per station and per station pair over ``days`` from ``start`` (night passes only).
 
+    With ``system.protocol`` BB84 (decoy) the satellite is a trusted relay between stations;
+    with BBM92 each pair gets the entanglement-based key of its common-view windows (the whole
+    period as one finite-key block per weather draw) and no station has a key on its own.
+
     Parameters
     ----------
     pairs
@@ -158,11 +165,18 @@ def plan_space_segment(
     for a, b in pair_list:
         if a not in ids or b not in ids:
             raise ConfigurationError(f"pairs: unknown station in ({a}, {b})", field="pairs")
+    link = link or OpticalLink()
+    system = system or QKDSystem()
+    if system.protocol is DownlinkProtocol.BBM92:
+        return _plan_entanglement(
+            satellite, stations, pair_list, link, system, start=start, days=days, rng=rng,
+            min_elevation_deg=min_elevation_deg, trials=relay_trials,
+        )  # fmt: skip
     tables = station_pass_keys(
         satellite,
         stations,
-        link or OpticalLink(),
-        system or QKDSystem(),
+        link,
+        system,
         start=start,
         duration_s=days * 86400.0,
         min_elevation_deg=min_elevation_deg,
@@ -190,4 +204,38 @@ def plan_space_segment(
         storage_bits=storage_bits,
         trials=trials,
         reference_points=refs,
+    )
+
+
+def _plan_entanglement(
+    satellite: Satellite,
+    stations: Sequence[GroundStation],
+    pair_list: list[tuple[str, str]],
+    link: OpticalLink,
+    system: QKDSystem,
+    *,
+    start: datetime,
+    days: float,
+    rng: np.random.Generator,
+    min_elevation_deg: float,
+    trials: int,
+) -> SpacePlan:
+    """BBM92: no station key on its own; each pair's key comes from their common view."""
+    by_id = {s.station_id: s for s in stations}
+    totals = {
+        (a, b): pair_block_bits_per_day(
+            satellite, by_id[a], by_id[b], link, system, start=start, days=days, rng=rng,
+            trials=trials, min_elevation_deg=min_elevation_deg,
+        )
+        for a, b in pair_list
+    }  # fmt: skip
+    return SpacePlan(
+        satellite=satellite.name,
+        start=start,
+        days=days,
+        stations={},
+        pair_bits_per_day=totals,
+        storage_bits=0.0,
+        trials=trials,
+        pair_mode="double-downlink",
     )
