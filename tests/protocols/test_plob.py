@@ -18,7 +18,11 @@ def test_plob_is_stable_at_tiny_transmittance(eta: float) -> None:
     assert float(plob_bound(eta)) == pytest.approx(eta / np.log(2), rel=1e-12)
 
 
-@pytest.mark.parametrize("eta", [-0.1, 1.0, float("nan")])
+def test_lossless_channel_has_no_bound() -> None:
+    assert float(plob_bound(1.0)) == float("inf")
+
+
+@pytest.mark.parametrize("eta", [-0.1, 1.5, float("nan")])
 def test_plob_rejects_bad_transmittance(eta: float) -> None:
     with pytest.raises(ConfigurationError):
         plob_bound(eta)

@@ -71,7 +71,7 @@ def _arms(spec: LinkSpec) -> tuple[FloatArray, FloatArray, FloatArray]:
 
 
 def _plob_bps(total_loss_db: FloatArray, rate_hz: float) -> FloatArray:
-    t = np.minimum(10.0 ** (-np.asarray(total_loss_db) / 10.0), 1.0 - 1e-16)
+    t = 10.0 ** (-np.asarray(total_loss_db) / 10.0)
     return np.asarray(plob_bound(t) * rate_hz)
 
 

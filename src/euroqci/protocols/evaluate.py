@@ -275,7 +275,7 @@ def evaluate_link(spec: LinkSpec) -> KeyRateResult:
 
 def _common(spec: LinkSpec, t: FloatArray, shape: tuple[int, ...]) -> dict[str, Any]:
     loss_db = np.asarray(spec.channel.loss_db, dtype=np.float64)
-    plob = plob_bound(np.minimum(t, 1.0 - 1e-16)) * spec.repetition_rate_hz
+    plob = plob_bound(t) * spec.repetition_rate_hz
     return {"loss_db": loss_db.reshape(shape), "plob_bound_bps": plob.reshape(shape)}
 
 
@@ -285,7 +285,7 @@ def _evaluate_plob(spec: LinkSpec) -> KeyRateResult:
         raise ConfigurationError(
             "protocol: 'plob' rates a fibre or fixed-loss channel, not a pass", field="protocol"
         )
-    bits = plob_bound(np.minimum(t, 1.0 - 1e-16))
+    bits = plob_bound(t)
     rate = bits * spec.repetition_rate_hz
     common = _common(spec, t, shape)
     nan = np.full(shape, np.nan)
@@ -503,7 +503,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     common: dict[str, Any] = {
         "loss_db": np.asarray(float(np.min(loss))),
         "plob_bound_bps": np.asarray(
-            float(np.sum(plob_bound(np.minimum(t, 1 - 1e-16))) * pulses_per_slot / duration)
+            float(np.sum(plob_bound(t)) * pulses_per_slot / duration)
         ),
     }
     if spec.finite_key is None:
