@@ -112,9 +112,3 @@ class TimeGrid:
         """Julian date UT1 as ``(whole, fraction)`` arrays, from the skyfield timescale."""
         t = self.skyfield_time()
         return t.whole, np.asarray(t.ut1_fraction, dtype=np.float64)
-
-    def datetimes(self, offsets_s: npt.ArrayLike) -> list[datetime]:
-        """Aware UTC datetimes of the given offsets (rounded to the microsecond)."""
-        from datetime import timedelta
-
-        return [self.start + timedelta(seconds=float(o)) for o in np.atleast_1d(offsets_s)]
