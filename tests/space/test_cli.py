@@ -150,3 +150,45 @@ def test_documented_examples_run() -> None:
     assert {s["station_id"] for s in json.loads(out)["stations"]} == {
         "OGS-ES-TEIDE", "OGS-GR-HELMOS", "GRAZ"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ({"loss_db_per_slot": [30, "x"], "detector_efficiency": 0.5}, "loss_db_per_slot"),
+        (
+            {
+                "loss_db_per_slot": [30],
+                "detector_efficiency": 0.5,
+                "system": {"repetition_rate_hz": "fast"},
+            },
+            "system.repetition_rate_hz",
+        ),  # fmt: skip
+        (
+            {"loss_db_per_slot": [30], "detector_efficiency": 0.5, "system": {"protocol": 3}},
+            "system.protocol",
+        ),  # fmt: skip
+        (
+            {
+                "orbit": {"altitude_km": 500, "inclination_deg": 97},
+                "station": {"latitude_deg": 40},
+                "start": "2027-03-21",
+            },
+            "station: missing longitude_deg",
+        ),  # fmt: skip
+        (
+            {
+                "orbit": {"altitude_km": 500, "inclination_deg": 97},
+                "station": "OGS-ES-TEIDE",
+                "start": "2027-03-21",
+                "system": {"protocol": "bbm92"},
+            },
+            "station_b",
+        ),  # fmt: skip
+    ],
+)
+def test_pass_key_errors_name_the_field(tmp_path: Path, spec: dict, needle: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    code, _, err = _run("pass-key", str(path))
+    assert code == 2 and err.startswith("error: ") and needle in err

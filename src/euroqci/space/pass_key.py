@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -62,7 +63,7 @@ class QKDSystem:
     mean_pair_number: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.protocol, str):
+        if not isinstance(self.protocol, DownlinkProtocol):
             try:
                 object.__setattr__(self, "protocol", DownlinkProtocol(self.protocol))
             except ValueError:
@@ -70,7 +71,7 @@ class QKDSystem:
                 raise ConfigurationError(
                     f"system.protocol: expected one of {names}", field="system.protocol"
                 ) from None
-        if isinstance(self.tail_bound, str):
+        if not isinstance(self.tail_bound, TailBound):
             try:
                 object.__setattr__(self, "tail_bound", TailBound(self.tail_bound))
             except ValueError:
@@ -192,7 +193,16 @@ def key_from_loss_curve(
     station_id: str = "",
 ) -> PassKey:
     """Key of a pass given as its loss per slot (dB, detector efficiency excluded)."""
-    loss = np.asarray(loss_db_per_slot, dtype=np.float64)
+    if system.protocol is not DownlinkProtocol.BB84_DECOY:
+        raise ConfigurationError(
+            'system.protocol: one downlink is rated with "bb84-decoy"; BBM92 needs two '
+            "stations (station_b, a double downlink)",
+            field="system.protocol",
+        )
+    try:
+        loss = np.asarray(loss_db_per_slot, dtype=np.float64)
+    except (TypeError, ValueError):
+        loss = np.zeros(0)
     if loss.ndim != 1 or loss.size == 0 or not np.all(np.isfinite(loss)):
         raise ConfigurationError("loss_db_per_slot: expected a non-empty list of finite dB values",
                                  field="loss_db_per_slot")  # fmt: skip
@@ -254,7 +264,10 @@ def pass_key(channel: PassChannel, system: QKDSystem, *, optimise_window: bool =
 
 
 def build_dataclass(cls: type, data: Mapping[str, Any] | None, *, section: str) -> Any:
-    """Build a frozen dataclass from a SPEC section, naming unknown keys (lists become tuples)."""
+    """Build a frozen dataclass from a SPEC section, naming unknown keys (lists become tuples).
+
+    Numeric fields are type-checked here so that the error names the field.
+    """
     data = dict(data or {})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
@@ -264,8 +277,43 @@ def build_dataclass(cls: type, data: Mapping[str, Any] | None, *, section: str) 
             f"{', '.join(sorted(known))}",
             field=f"{section}.{unknown[0]}",
         )
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        numeric = _numeric_kind(hints.get(key))
+        if numeric == "number" and value is not None and not _is_number(value):
+            raise ConfigurationError(
+                f"{section}.{key}: expected a number", field=f"{section}.{key}"
+            )
+        if numeric == "numbers" and value is not None:
+            if not (isinstance(value, list | tuple) and all(_is_number(v) for v in value)):
+                raise ConfigurationError(
+                    f"{section}.{key}: expected a list of numbers", field=f"{section}.{key}"
+                )
+        kwargs[key] = tuple(value) if isinstance(value, list) else value
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ConfigurationError(f"{section}: {exc}", field=section) from None
+        missing = sorted(n for n in known if n not in kwargs and _required(cls, n))
+        hint = f"missing {', '.join(missing)}" if missing else str(exc)
+        raise ConfigurationError(f"{section}: {hint}", field=section) from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _numeric_kind(hint: Any) -> str:
+    args = set(typing.get_args(hint)) - {type(None)}
+    if hint in (float, int) or (args and args <= {float, int}):
+        return "number"
+    if typing.get_origin(hint) is tuple or any(typing.get_origin(a) is tuple for a in args):
+        return "numbers"
+    return ""
+
+
+def _required(cls: type, name: str) -> bool:
+    import dataclasses
+
+    f = next(f for f in fields(cls) if f.name == name)
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
