@@ -163,11 +163,11 @@ def test_documented_examples_run() -> None:
                 "system": {"repetition_rate_hz": "fast"},
             },
             "system.repetition_rate_hz",
-        ),  # fmt: skip
+        ),
         (
             {"loss_db_per_slot": [30], "detector_efficiency": 0.5, "system": {"protocol": 3}},
             "system.protocol",
-        ),  # fmt: skip
+        ),
         (
             {
                 "orbit": {"altitude_km": 500, "inclination_deg": 97},
@@ -175,7 +175,7 @@ def test_documented_examples_run() -> None:
                 "start": "2027-03-21",
             },
             "station: missing longitude_deg",
-        ),  # fmt: skip
+        ),
         (
             {
                 "orbit": {"altitude_km": 500, "inclination_deg": 97},
@@ -184,7 +184,7 @@ def test_documented_examples_run() -> None:
                 "system": {"protocol": "bbm92"},
             },
             "station_b",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_pass_key_errors_name_the_field(tmp_path: Path, spec: dict, needle: str) -> None:
