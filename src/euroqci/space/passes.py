@@ -121,6 +121,16 @@ def find_passes(
     Returns
     -------
     list of Pass, in time order. A pass cut by the period's ends starts or ends there.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from euroqci.space.orbits import Satellite, builtin_stations
+    >>> t0 = datetime(2027, 3, 21, tzinfo=UTC)
+    >>> sat = Satellite.from_circular_orbit(altitude_km=500.0, inclination_deg=97.4, epoch=t0)
+    >>> passes = find_passes(sat, builtin_stations()["OGS-IT-MATERA"], start=t0, duration_s=86400.0)
+    >>> len(passes), round(max(p.max_elevation_deg for p in passes))
+    (4, 27)
     """
     return find_passes_many(
         satellite,

@@ -32,7 +32,12 @@ __all__ = [
 
 
 def relay_message(key_a: bytes, key_b: bytes) -> bytes:
-    """The public announcement ``K_A xor K_B`` that lets B recover A's key (equal lengths)."""
+    """The public announcement ``K_A xor K_B`` that lets B recover A's key (equal lengths).
+
+    >>> message = relay_message(bytes([1, 2, 3]), bytes([7, 7, 7]))
+    >>> recover_relayed_key(message, bytes([7, 7, 7])) == bytes([1, 2, 3])
+    True
+    """
     if len(key_a) != len(key_b):
         raise ConfigurationError("relay: the two station keys must have the same length")
     return bytes(x ^ y for x, y in zip(key_a, key_b, strict=True))
