@@ -62,6 +62,8 @@ def test_airmass_and_atmosphere() -> None:
     t_telecom = zenith_transmittance(wavelength_nm=1550.0)
     assert 0.8 < t_sea < t_mountain < 1.0
     assert t_sea < t_telecom
+    hazy = zenith_transmittance(wavelength_nm=850.0, angstrom_turbidity=0.3)
+    assert hazy < t_sea
     link = OpticalLink(zenith_transmittance=0.8)
     b = link_budget(link, elevation_deg=np.array([30.0]), range_km=np.array([900.0]))
     assert float(b.atmosphere_db[0]) == pytest.approx(-10 * math.log10(0.8) * float(airmass(30.0)))

@@ -105,6 +105,7 @@ class OpticalLink:
     receiver_aperture_m: float = 1.0
     pointing_jitter_urad: float = 1.0
     zenith_transmittance: float | None = None
+    angstrom_turbidity: float = _ANGSTROM_BETA
     r0_zenith_cm: float | None = None
     corrected_zernike_modes: int = 0
     transmitter_efficiency: float = 1.0
@@ -123,6 +124,8 @@ class OpticalLink:
         _positive("receiver_aperture_m", self.receiver_aperture_m, "m")
         _positive("pointing_jitter_urad", self.pointing_jitter_urad, "urad", allow_zero=True)
         _positive("r0_zenith_cm", self.r0_zenith_cm, "cm")
+        _positive("angstrom_turbidity", self.angstrom_turbidity, "(optical depth at 1 um)",
+                  allow_zero=True)  # fmt: skip
         _positive("extra_loss_db", self.extra_loss_db, "dB", allow_zero=True)
         _positive("field_of_view_urad", self.field_of_view_urad, "urad")
         _positive("filter_bandwidth_nm", self.filter_bandwidth_nm, "nm")
@@ -238,19 +241,22 @@ def airmass(elevation_deg: npt.ArrayLike) -> FloatArray:
     )
 
 
-def zenith_transmittance(*, wavelength_nm: float, altitude_m: float = 0.0) -> float:
+def zenith_transmittance(
+    *, wavelength_nm: float, altitude_m: float = 0.0, angstrom_turbidity: float = _ANGSTROM_BETA
+) -> float:
     """Clear-sky zenith transmittance at ``wavelength_nm`` for a site at ``altitude_m``.
 
     Rayleigh optical depth ``0.008569 l^-4 (1 + 0.0113 l^-2 + 0.00013 l^-4)`` (``l`` in um;
     Hansen & Travis 1974) scaled by ``exp(-h / 8.4 km)``, plus Angstrom aerosols
-    ``0.1 l^-1.3`` scaled by ``exp(-h / 1.2 km)``. Molecular absorption bands are not modelled.
+    ``beta l^-1.3`` (``beta = angstrom_turbidity``, 0.1 for a clear sky, 0.2-0.4 for haze)
+    scaled by ``exp(-h / 1.2 km)``. Molecular absorption bands are not modelled.
 
     >>> round(zenith_transmittance(wavelength_nm=850.0), 3)
     0.869
     """
     lam_um = wavelength_nm / 1000.0
     tau_rayleigh = 0.008569 * lam_um**-4 * (1.0 + 0.0113 * lam_um**-2 + 0.00013 * lam_um**-4)
-    tau_aerosol = _ANGSTROM_BETA * lam_um**-_ANGSTROM_ALPHA
+    tau_aerosol = angstrom_turbidity * lam_um**-_ANGSTROM_ALPHA
     tau = tau_rayleigh * math.exp(-altitude_m / _RAYLEIGH_SCALE_HEIGHT_M) + tau_aerosol * math.exp(
         -altitude_m / _AEROSOL_SCALE_HEIGHT_M
     )
@@ -318,7 +324,9 @@ def link_budget(
     t_zen = link.zenith_transmittance
     if t_zen is None:
         t_zen = zenith_transmittance(
-            wavelength_nm=link.wavelength_nm, altitude_m=station_altitude_m
+            wavelength_nm=link.wavelength_nm,
+            altitude_m=station_altitude_m,
+            angstrom_turbidity=link.angstrom_turbidity,
         )
     eta_atm = atmospheric_transmittance(el, zenith=t_zen)
     if link.r0_zenith_cm is None:
