@@ -9,6 +9,7 @@ Gomory-Hu tree (Gomory & Hu, J. SIAM 9, 551 (1961)), computed by networkx.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -131,9 +132,7 @@ def split_paths(g: nx.Graph, source: Hashable, target: Hashable, *, shares: int)
         return SplitPaths(paths=(), bottlenecks_bps=(), capacity_bps=0.0)
     sub = _at_least(g, best)
     paths = sorted(nx.node_disjoint_paths(sub, source, target), key=len)[:shares]
-    bottlenecks = tuple(
-        min(g[u][v]["capacity"] for u, v in zip(p, p[1:], strict=False)) for p in paths
-    )
+    bottlenecks = tuple(min(g[u][v]["capacity"] for u, v in itertools.pairwise(p)) for p in paths)
     return SplitPaths(
         paths=tuple(tuple(p) for p in paths),
         bottlenecks_bps=bottlenecks,

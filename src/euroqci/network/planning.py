@@ -9,6 +9,7 @@ single-failure table and the double-failure sweep.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import time
 from collections.abc import Hashable
@@ -204,7 +205,7 @@ def _pairs(topology: Topology, reduced: ReducedNetwork) -> tuple[PairCapacity, .
 def _bottleneck(g: nx.Graph, path: list[Hashable]) -> float:
     if len(path) < 2:
         return 0.0
-    return float(min(g[u][v]["capacity"] for u, v in zip(path, path[1:], strict=False)))
+    return float(min(g[u][v]["capacity"] for u, v in itertools.pairwise(path)))
 
 
 def _unreachable(topology: Topology) -> list[dict[str, Any]]:
@@ -250,7 +251,7 @@ def route_between(topology: Topology, source: str, target: str, *, shares: int =
     if path:
         capacity = float(nx.maximum_flow_value(g, source, target, capacity="capacity"))
     split = split_paths(g, source, target, shares=shares)
-    length = sum(g[u][v]["length_km"] for u, v in zip(path, path[1:], strict=False))
+    length = sum(g[u][v]["length_km"] for u, v in itertools.pairwise(path))
     return Route(
         source=source,
         target=target,

@@ -9,6 +9,7 @@ is what capacity and failure studies work on.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterable
@@ -119,14 +120,14 @@ class Topology:
                 while path[-1] in relay and path[-1] != start:
                     nxt = next(n for n in g[path[-1]] if n != path[-2])
                     path.append(nxt)
-                seen.update(frozenset(e) for e in zip(path, path[1:], strict=False))
+                seen.update(frozenset(e) for e in itertools.pairwise(path))
                 corridors.append(self._corridor(path))
         # A ring made only of relay trusted nodes reaches no endpoint: irrelevant for key supply.
         return corridors
 
     def _corridor(self, path: list[str]) -> Corridor:
         g = self.graph()
-        edges = list(zip(path, path[1:], strict=False))
+        edges = list(itertools.pairwise(path))
         spans = tuple(s for u, v in edges for s in g[u][v]["spans"])
         parents = list(dict.fromkeys(p for u, v in edges for p in g[u][v]["parents"]))
         return Corridor(
@@ -196,7 +197,7 @@ def split_link(
             medium=link.medium,
             parent=link.id,
         )
-        for k, (u, v) in enumerate(zip(nodes, nodes[1:], strict=False))
+        for k, (u, v) in enumerate(itertools.pairwise(nodes))
     ]
     return nodes[1:-1], spans
 
