@@ -176,7 +176,7 @@ def split_link(
         nodes.append(
             Site(
                 id=f"TN-{link.id}-{position_km:.0f}km",
-                name=f"{a.name}–{b.name} km {position_km:.0f}",
+                name=f"{a.name}-{b.name} km {position_km:.0f}",
                 country=a.country if fraction <= 0.5 else b.country,
                 lat_deg=lat,
                 lon_deg=lon,
