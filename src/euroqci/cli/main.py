@@ -32,9 +32,14 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
+    from euroqci.cli import network
+
     verbs: dict[str, object] = {}
+    verbs["plan"] = network.plan
+    verbs["route"] = network.route
     for name, fn in verbs.items():
         app.command(name)(fn)
+    app.add_typer(network.scenario_app)
 
 
 _register()

@@ -29,7 +29,7 @@ from euroqci.network.scenario import (
     SiteKind,
 )
 
-__all__ = ["BUILTIN_SCENARIOS", "BACKBONE_PROFILE_SPEC", "builtin_scenario", "read_data_csv"]
+__all__ = ["BACKBONE_PROFILE_SPEC", "BUILTIN_SCENARIOS", "builtin_scenario", "read_data_csv"]
 
 #: The device profile of every built-in link: decoy-state BB84 at 1 GHz with the detector and
 #: fibre figures of the key-rate engine's reference SPEC (0.2 dB/km: SMF-28 datasheet value).

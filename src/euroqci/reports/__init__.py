@@ -1,0 +1,1 @@
+"""Figures, maps and HTML reports; matplotlib is imported inside the functions that draw."""
