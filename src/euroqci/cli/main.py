@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from euroqci import __version__
@@ -32,9 +34,11 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    from euroqci.cli import network
+    from euroqci.cli import keyrate, network
 
-    verbs: dict[str, object] = {}
+    verbs: dict[str, Any] = {
+        "keyrate": keyrate.keyrate,
+    }
     verbs["plan"] = network.plan
     verbs["route"] = network.route
     for name, fn in verbs.items():

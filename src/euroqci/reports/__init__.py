@@ -1,1 +1,1 @@
-"""Figures, maps and HTML reports; matplotlib is imported inside the functions that draw."""
+"""Figures, maps and reports (matplotlib is imported inside functions)."""
