@@ -169,7 +169,13 @@ def route(
     typer.echo(f"widest route:     {result.widest_route_bps:.6g} bit/s")
     typer.echo(f"capacity:         {result.capacity_bps:.6g} bit/s (max-flow over all routes)")
     typer.echo(f"trusted nodes:    {len(result.trusted_nodes)} see the relayed key")
-    typer.echo(
-        f"key splitting:    {len(result.disjoint_paths)} node-disjoint paths, "
-        f"{result.split_capacity_bps:.6g} bit/s"
-    )
+    typer.echo(f"disjoint paths:   {result.max_disjoint_paths} node-disjoint paths exist")
+    if result.disjoint_paths:
+        typer.echo(
+            f"key splitting:    {result.shares} XOR shares over node-disjoint paths, "
+            f"{result.split_capacity_bps:.6g} bit/s; no single trusted node sees the key"
+        )
+        for path in result.disjoint_paths:
+            typer.echo(f"  share path:     {' -> '.join(path)}")
+    else:
+        typer.echo(f"key splitting:    impossible with {result.shares} shares (too few paths)")

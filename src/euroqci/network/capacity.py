@@ -21,9 +21,11 @@ __all__ = [
     "SplitPaths",
     "all_pairs_capacity_bps",
     "capacity_graph",
+    "n_node_disjoint_paths",
     "pair_index",
     "split_paths",
     "widest_path",
+    "widest_paths",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,26 +76,57 @@ def all_pairs_capacity_bps(g: nx.Graph, terminals: Sequence[Hashable]) -> FloatA
     return matrix[rows, cols]
 
 
-def _path_minima(tree: nx.Graph, source: Hashable) -> dict[Hashable, float]:
-    """Smallest edge weight on the tree path from ``source`` to every other node."""
+def _path_minima(
+    tree: nx.Graph, source: Hashable, *, weight: str = "weight"
+) -> dict[Hashable, float]:
+    """Smallest edge ``weight`` on the tree path from ``source`` to every other node."""
     minima: dict[Hashable, float] = {source: np.inf}
     for parent, child in nx.bfs_edges(tree, source):
-        minima[child] = min(minima[parent], tree[parent][child]["weight"])
+        minima[child] = min(minima[parent], tree[parent][child][weight])
     del minima[source]
     return minima
 
 
-def widest_path(tree: nx.Graph, source: Hashable, target: Hashable) -> list[Hashable] | None:
-    """The widest (maximum-bottleneck) path, read off a maximum spanning tree.
+def widest_path(
+    g: nx.Graph, source: Hashable, target: Hashable, *, weight: str | None = "length_km"
+) -> list[Hashable] | None:
+    """The widest (maximum-bottleneck) path, and among the widest the shortest by ``weight``.
 
-    Every path in a maximum spanning tree is a widest path between its ends (Hu, Oper. Res. 9,
-    898 (1961)); ``tree`` is ``nx.maximum_spanning_tree(g, weight="capacity")``. None when the two
-    are not connected.
+    The bottleneck is read off a maximum spanning tree: every tree path is a widest path between
+    its ends (Hu, Oper. Res. 9, 898 (1961)). Then Dijkstra on the edges at least that wide picks
+    the shortest of the widest paths. None when the two are not connected.
     """
-    try:
-        return list(nx.shortest_path(tree, source, target))
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return None
+    paths = widest_paths(g, [(source, target)], weight=weight)
+    return paths.get((source, target))
+
+
+def widest_paths(
+    g: nx.Graph,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    *,
+    weight: str | None = "length_km",
+) -> dict[tuple[Hashable, Hashable], list[Hashable]]:
+    """``widest_path`` for many pairs: one tree, one Dijkstra per (source, bottleneck)."""
+    tree = nx.maximum_spanning_tree(g, weight="capacity")
+    bottleneck: dict[tuple[Hashable, Hashable], float] = {}
+    by_source: dict[Hashable, dict[Hashable, float]] = {}
+    for source, target in pairs:
+        if source not in by_source:
+            by_source[source] = (
+                _path_minima(tree, source, weight="capacity") if source in tree else {}
+            )
+        if target in by_source[source]:
+            bottleneck[(source, target)] = by_source[source][target]
+    groups: dict[tuple[Hashable, float], list[Hashable]] = {}
+    for (source, target), width in bottleneck.items():
+        groups.setdefault((source, width), []).append(target)
+    out: dict[tuple[Hashable, Hashable], list[Hashable]] = {}
+    for (source, width), targets in groups.items():
+        wide = nx.subgraph_view(g, filter_edge=lambda u, v, w=width: g[u][v]["capacity"] >= w)
+        _, paths = nx.single_source_dijkstra(wide, source, weight=weight)
+        for target in targets:
+            out[(source, target)] = list(paths[target])
+    return out
 
 
 @dataclass(frozen=True)
@@ -124,7 +157,7 @@ def split_paths(g: nx.Graph, source: Hashable, target: Hashable, *, shares: int)
     while lo <= hi:
         mid = (lo + hi) // 2
         sub = _at_least(g, levels[mid])
-        if _n_disjoint(sub, source, target) >= shares:
+        if n_node_disjoint_paths(sub, source, target) >= shares:
             best, lo = levels[mid], mid + 1
         else:
             hi = mid - 1
@@ -144,7 +177,8 @@ def _at_least(g: nx.Graph, threshold: float) -> nx.Graph:
     return nx.subgraph_view(g, filter_edge=lambda u, v: g[u][v]["capacity"] >= threshold)
 
 
-def _n_disjoint(g: nx.Graph, source: Hashable, target: Hashable) -> int:
+def n_node_disjoint_paths(g: nx.Graph, source: Hashable, target: Hashable) -> int:
+    """How many node-disjoint paths join the two (Menger: the local node connectivity)."""
     if source not in g or target not in g or not nx.has_path(g, source, target):
         return 0
     if g.has_edge(source, target):

@@ -19,7 +19,13 @@ from typing import Any
 import networkx as nx
 
 from euroqci.errors import ConfigurationError
-from euroqci.network.capacity import pair_index, split_paths, widest_path
+from euroqci.network.capacity import (
+    n_node_disjoint_paths,
+    pair_index,
+    split_paths,
+    widest_path,
+    widest_paths,
+)
 from euroqci.network.executor import Executor
 from euroqci.network.rates import KeyRateEngine, LinkRateModel
 from euroqci.network.resilience import (
@@ -71,6 +77,8 @@ class Route:
     capacity_bps: float
     length_km: float
     trusted_nodes: tuple[str, ...]
+    max_disjoint_paths: int
+    shares: int
     disjoint_paths: tuple[tuple[str, ...], ...]
     split_capacity_bps: float
     split_bottlenecks_bps: tuple[float, ...]
@@ -85,6 +93,8 @@ class Route:
             "capacity_bps": self.capacity_bps,
             "length_km": self.length_km,
             "trusted_nodes": list(self.trusted_nodes),
+            "max_disjoint_paths": self.max_disjoint_paths,
+            "shares": self.shares,
             "disjoint_paths": [list(p) for p in self.disjoint_paths],
             "split_capacity_bps": self.split_capacity_bps,
             "split_bottlenecks_bps": list(self.split_bottlenecks_bps),
@@ -181,14 +191,17 @@ def plan_network(
 
 def _pairs(topology: Topology, reduced: ReducedNetwork) -> tuple[PairCapacity, ...]:
     g = topology.graph()
-    tree = nx.maximum_spanning_tree(g, weight="capacity")
     terminals = reduced.terminals
     capacities = reduced.capacities_bps()
+    index = pair_index(terminals)
+    connected = [
+        (terminals[i], terminals[j]) for (i, j), c in zip(index, capacities, strict=True) if c > 0
+    ]
+    routes = widest_paths(g, connected)
     out = []
-    for (i, j), capacity in zip(pair_index(terminals), capacities, strict=True):
+    for (i, j), capacity in zip(index, capacities, strict=True):
         a, b = terminals[i], terminals[j]
-        path = widest_path(tree, a, b) if capacity > 0 else None
-        path = path or []
+        path = routes.get((a, b), [])
         out.append(
             PairCapacity(
                 a=a,
@@ -245,8 +258,7 @@ def route_between(topology: Topology, source: str, target: str, *, shares: int =
     if source == target:
         raise ConfigurationError("TO: give a site other than FROM", field="TO")
     g = topology.graph()
-    tree = nx.maximum_spanning_tree(g, weight="capacity")
-    path = widest_path(tree, source, target) or []
+    path = widest_path(g, source, target) or []
     capacity = 0.0
     if path:
         capacity = float(nx.maximum_flow_value(g, source, target, capacity="capacity"))
@@ -260,6 +272,8 @@ def route_between(topology: Topology, source: str, target: str, *, shares: int =
         capacity_bps=capacity,
         length_km=round(float(length), 3),
         trusted_nodes=tuple(str(n) for n in path[1:-1]),
+        max_disjoint_paths=n_node_disjoint_paths(g, source, target),
+        shares=shares,
         disjoint_paths=tuple(tuple(str(n) for n in p) for p in split.paths),
         split_capacity_bps=float(split.capacity_bps),
         split_bottlenecks_bps=tuple(float(b) for b in split.bottlenecks_bps),
