@@ -24,7 +24,9 @@ def stand_in_evaluate(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     alpha = spec["channel"].get("attenuation_db_per_km", 0.2)
     key_basis = 1e7 * 10 ** (-alpha * length / 10)
     finite_key = spec.get("finite_key")
-    penalty = 1.0 if finite_key is None else max(0.0, 1.0 - 300.0 / np.sqrt(finite_key["block_size"]))
+    penalty = (
+        1.0 if finite_key is None else max(0.0, 1.0 - 300.0 / np.sqrt(finite_key["block_size"]))
+    )
     rate = np.clip(0.3 * key_basis * penalty - 20.0, 0.0, None)
     return rate, key_basis * (0.9 if finite_key is not None else 1.0)
 

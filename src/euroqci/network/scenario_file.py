@@ -287,9 +287,13 @@ def _read_profiles(r: _Reader, data: Any) -> dict[str, DeviceProfile]:
             validate_profile_spec(body["spec"])
         except ConfigurationError as exc:
             spec_line = r.loc.table(f"profiles.{name}.spec") or line_of("spec")
-            sub = exc.field.split(".")[0] if exc.field else None
-            if sub:
-                spec_line = r.loc.table(f"profiles.{name}.spec.{sub}") or spec_line
+            parts = exc.field.split(".") if exc.field else []
+            for depth in range(len(parts) - 1, -1, -1):  # the deepest table that names the key
+                table = ".".join(["profiles", name, "spec", *parts[:depth]])
+                found = r.loc.table(table, parts[depth])
+                if found is not None and found != r.loc.table(table):
+                    spec_line = found
+                    break
             raise r.fail(f"{prefix}spec.{exc.field}".rstrip("."), str(exc), spec_line) from None
         profiles[name] = DeviceProfile(name=name, spec=body["spec"], max_span_km=max_span)
     return profiles
