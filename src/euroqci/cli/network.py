@@ -145,7 +145,7 @@ def route(
     shares: int = typer.Option(2, "--shares", min=1, help="XOR shares for multi-path splitting."),
 ) -> None:
     """Route between two sites: widest route, capacity, trusted nodes, disjoint paths."""
-    from euroqci.network.planning import route_between
+    from euroqci.network.planning import check_site, route_between
     from euroqci.network.rates import LinkRateModel
     from euroqci.network.topology import build_topology
 
@@ -155,6 +155,9 @@ def route(
         raise exit_with(f"route: expected {usage}, got {len(args)} argument(s)")
     scenario_path = None if builtin else Path(args[0])
     loaded = _load(scenario_path, builtin, None)
+    for what, site_id in (("FROM", args[-2]), ("TO", args[-1])):
+        if not site_id.startswith("TN-"):  # inserted trusted nodes exist only after planning
+            check_site(loaded.sites_by_id, site_id, what=what)
     rates = LinkRateModel(loaded.profiles, accumulation_time_s=loaded.options.accumulation_time_s)
     topology = build_topology(loaded, rates)
     result = route_between(topology, args[-2], args[-1], shares=shares)

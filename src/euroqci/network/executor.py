@@ -41,6 +41,7 @@ class Executor:
     kind: ExecutorKind = ExecutorKind.LOCAL
     address: str = ""
     n_workers: int | None = None
+    connect_timeout_s: float = 10.0
 
     def __str__(self) -> str:
         if self.kind is ExecutorKind.DASK_SCHEDULER:
@@ -97,7 +98,7 @@ def run_chunks(
         ):
             return _on_dask(client, fn, shared, chunks)
     try:
-        client = Client(executor.address, timeout="10s")
+        client = Client(executor.address, timeout=f"{executor.connect_timeout_s}s")
     except OSError as exc:
         raise ConfigurationError(
             f"executor: no Dask scheduler answers at {executor}: {exc}", field="executor"

@@ -12,7 +12,7 @@ import difflib
 import itertools
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,14 @@ from euroqci.network.resilience import (
 from euroqci.network.scenario import Scenario
 from euroqci.network.topology import Topology, build_topology
 
-__all__ = ["NetworkPlan", "PairCapacity", "Route", "plan_network", "route_between"]
+__all__ = [
+    "NetworkPlan",
+    "PairCapacity",
+    "Route",
+    "check_site",
+    "plan_network",
+    "route_between",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -247,14 +254,18 @@ def _unreachable(topology: Topology) -> list[dict[str, Any]]:
     return out
 
 
+def check_site(sites: Mapping[str, Any], site_id: str, *, what: str) -> None:
+    """ConfigurationError naming ``what`` and the closest known id when ``site_id`` is unknown."""
+    if site_id not in sites:
+        close = difflib.get_close_matches(site_id, list(sites), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigurationError(f"{what}: unknown site {site_id!r}{hint}", field=what)
+
+
 def route_between(topology: Topology, source: str, target: str, *, shares: int = 2) -> Route:
     """Widest route, max-flow capacity, trusted nodes and disjoint paths between two sites."""
-    sites = topology.sites_by_id
-    for name, site_id in (("FROM", source), ("TO", target)):
-        if site_id not in sites:
-            close = difflib.get_close_matches(site_id, list(sites), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigurationError(f"{name}: unknown site {site_id!r}{hint}", field=name)
+    check_site(topology.sites_by_id, source, what="FROM")
+    check_site(topology.sites_by_id, target, what="TO")
     if source == target:
         raise ConfigurationError("TO: give a site other than FROM", field="TO")
     g = topology.graph()

@@ -26,7 +26,7 @@ __all__ = ["draw_network_map", "europe_outlines"]
 def europe_outlines() -> dict[str, Any]:
     """The shipped outline document: ``window_deg``, ``source`` and ``countries`` with ``rings``."""
     raw = resources.files("euroqci.reports").joinpath("data", "europe_outlines.json.gz")
-    with gzip.open(raw.open("rb"), "rt", encoding="utf-8") as fh:
+    with raw.open("rb") as compressed, gzip.open(compressed, "rt", encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
 
@@ -38,6 +38,7 @@ def draw_network_map(plan: NetworkPlan, path: Path, *, dpi: int = 130) -> Path:
     circles, trusted nodes small dots; sites no fibre reaches are red crosses (those outside
     the map window are listed in the corner).
     """
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import LogNorm
@@ -62,9 +63,9 @@ def draw_network_map(plan: NetworkPlan, path: Path, *, dpi: int = 130) -> Path:
     positive = [r for r in rates if r > 0] or [1.0]
     norm = LogNorm(vmin=min(positive), vmax=max(max(positive), min(positive) * 10))
     colours = np.where(np.asarray(rates) > 0, np.asarray(rates), np.nan)
-    lines = LineCollection(segments, cmap="viridis", norm=norm, linewidths=2.0, zorder=2)
+    cmap = colormaps["viridis"].with_extremes(bad="#c0392b")  # spans without key in red
+    lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=2.0, zorder=2)
     lines.set_array(np.ma.masked_invalid(colours))
-    lines.cmap.set_bad("#c0392b")
     ax.add_collection(lines)
     fig.colorbar(lines, ax=ax, shrink=0.6, label="secret key rate per span (bit/s)")
     _draw_sites(ax, plan, (lon0, lat0, lon1, lat1))
