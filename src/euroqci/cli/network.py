@@ -27,7 +27,7 @@ def _load(scenario: Path | None, builtin: str | None, accumulation_time_s: float
         raise ConfigurationError(
             "SCENARIO: give a scenario file or --builtin eu (one of the two)", field="SCENARIO"
         )
-    loaded = builtin_scenario(builtin) if builtin is not None else load_scenario(scenario)
+    loaded = load_scenario(scenario) if scenario is not None else builtin_scenario(str(builtin))
     if accumulation_time_s is not None:
         options = replace(loaded.options, accumulation_time_s=accumulation_time_s)
         loaded = replace(loaded, options=options)

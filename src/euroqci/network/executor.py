@@ -46,7 +46,7 @@ class Executor:
     def __str__(self) -> str:
         if self.kind is ExecutorKind.DASK_SCHEDULER:
             return "dask://" + self.address.removeprefix("tcp://")
-        return self.kind.value
+        return str(self.kind.value)
 
 
 def parse_executor(text: str) -> Executor:
@@ -88,17 +88,19 @@ def run_chunks(
 
     if executor.kind is ExecutorKind.DASK_LOCAL_CLUSTER:
         with (
-            LocalCluster(
+            LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=executor.n_workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
             ) as cluster,
-            Client(cluster) as client,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
         ):
             return _on_dask(client, fn, shared, chunks)
     try:
-        client = Client(executor.address, timeout=f"{executor.connect_timeout_s}s")
+        client = Client(  # type: ignore[no-untyped-call]
+            executor.address, timeout=f"{executor.connect_timeout_s}s"
+        )
     except OSError as exc:
         raise ConfigurationError(
             f"executor: no Dask scheduler answers at {executor}: {exc}", field="executor"

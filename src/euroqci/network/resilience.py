@@ -134,7 +134,7 @@ def _impacts(
         lost = np.where(alive, baseline - after, 0.0)
         hit = lost > _LOSS_FLOOR_BPS * np.maximum(1.0, baseline)
         worst = int(np.argmax(lost)) if hit.any() else None
-        losses = ()
+        losses: tuple[tuple[str, str, float, float], ...] = ()
         if keep_losses:
             losses = tuple(
                 (

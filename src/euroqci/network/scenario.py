@@ -119,7 +119,8 @@ class DeviceProfile:
 
     def spec_dict(self) -> dict[str, Any]:
         """A deep, mutable copy of the SPEC."""
-        return _deep_copy(self.spec)
+        copy: dict[str, Any] = _deep_copy(self.spec)
+        return copy
 
 
 def _deep_copy(value: Any) -> Any:

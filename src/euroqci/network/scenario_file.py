@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ _PLANNING_KEYS = {"accumulation_time_s", "max_span_fraction", "insert_trusted_no
 _PROFILE_KEYS = {"spec", "max_span_km", "description"}
 _SITE_KEYS = {"id", "name", "country", "lat_deg", "lon_deg", "kind", "outermost_region", "notes"}
 _LINK_KEYS = {"id", "a", "b", "profile", "length_km", "route_factor", "medium"}
+#: Finds the line (1-based) of a key in the current table, or of the table itself for None.
+LineOf = Callable[[str | None], int | None]
+
 _UNIT_SUFFIXES = ("_km", "_m", "_s", "_ms", "_deg", "_rad", "_db", "_hz", "_bps")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 
@@ -111,12 +114,20 @@ class _Reader:
         self.source = source
         self.loc = _Locator(text)
 
+    def table_lines(self, name: str) -> LineOf:
+        """Line finder for keys of the table ``[name]`` ('' for the top level)."""
+        return lambda key: self.loc.table(name, key)
+
+    def item_lines(self, table: str, index: int) -> LineOf:
+        """Line finder for keys of the ``index``-th ``[[table]]``."""
+        return lambda key: self.loc.item(table, index, key)
+
     def fail(self, field: str, message: str, line: int | None) -> ConfigurationError:
         where = f"{self.source}:{line}" if line else self.source
         return ConfigurationError(f"{where}: {field}: {message}", field=field)
 
     def check_keys(
-        self, data: Mapping[str, Any], allowed: set[str], prefix: str, line_of: Any
+        self, data: Mapping[str, Any], allowed: set[str], prefix: str, line_of: LineOf
     ) -> None:
         for key in data:
             if key in allowed:
@@ -137,7 +148,7 @@ class _Reader:
         data: Mapping[str, Any],
         key: str,
         prefix: str,
-        line_of: Any,
+        line_of: LineOf,
         *,
         unit: str,
         low: float | None = None,
@@ -162,7 +173,13 @@ class _Reader:
         return float(value)
 
     def text(
-        self, data: Mapping[str, Any], key: str, prefix: str, line_of: Any, *, default: str | None
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        prefix: str,
+        line_of: LineOf,
+        *,
+        default: str | None,
     ) -> str:
         if key not in data:
             if default is None:
@@ -176,7 +193,7 @@ class _Reader:
         return value
 
     def choice(
-        self, data: Mapping[str, Any], key: str, prefix: str, line_of: Any, enum_type: Any
+        self, data: Mapping[str, Any], key: str, prefix: str, line_of: LineOf, enum_type: Any
     ) -> Any:
         value = data[key]
         options = [e.value for e in enum_type]
@@ -212,7 +229,7 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
     r = _Reader(text, source)
-    top = lambda key: r.loc.table("", key)  # noqa: E731
+    top = r.table_lines("")
     r.check_keys(doc, _TOP_KEYS, "", top)
     if doc.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise r.fail("format", f"expected {FORMAT_NAME!r}, got {doc['format']!r}", top("format"))
@@ -242,7 +259,7 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
 
 
 def _read_planning(r: _Reader, data: Any) -> PlanningOptions:
-    line_of = lambda key: r.loc.table("planning", key)  # noqa: E731
+    line_of = r.table_lines("planning")
     if not isinstance(data, dict):
         raise r.fail("planning", "expected a table [planning]", line_of(None))
     r.check_keys(data, _PLANNING_KEYS, "planning.", line_of)
@@ -274,7 +291,7 @@ def _read_profiles(r: _Reader, data: Any) -> dict[str, DeviceProfile]:
     profiles: dict[str, DeviceProfile] = {}
     for name, body in data.items():
         prefix = f"profiles.{name}."
-        line_of = lambda key, n=name: r.loc.table(f"profiles.{n}", key)  # noqa: E731
+        line_of = r.table_lines(f"profiles.{name}")
         if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
             raise r.fail(f"profiles.{name}", "expected a table with a `spec` table", line_of(None))
         r.check_keys(body, _PROFILE_KEYS, prefix, line_of)
@@ -322,7 +339,7 @@ def _read_sites(r: _Reader, doc: Mapping[str, Any]) -> dict[str, Site]:
 
 def _read_site(r: _Reader, table: str, index: int, item: Any) -> Site:
     prefix = f"{table}[{index}]."
-    line_of = lambda key: r.loc.item(table, index, key)  # noqa: E731
+    line_of = r.item_lines(table, index)
     if not isinstance(item, dict):
         raise r.fail(f"{table}[{index}]", "expected a table", line_of(None))
     allowed = _SITE_KEYS - {"kind"} if table == "trusted_nodes" else _SITE_KEYS
@@ -333,9 +350,9 @@ def _read_site(r: _Reader, table: str, index: int, item: Any) -> Site:
             raise r.fail(f"{prefix}{key}", "missing (decimal degrees, WGS84)", line_of(None))
     kind = SiteKind.TRUSTED_NODE
     if table == "sites":
-        kind = r.choice(item, "kind", prefix, line_of, SiteKind) if "kind" in item else None
-        if kind is None:
+        if "kind" not in item:
             raise r.fail(f"{prefix}kind", 'missing (e.g. kind = "capital")', line_of(None))
+        kind = r.choice(item, "kind", prefix, line_of, SiteKind)
     outermost = item.get("outermost_region", False)
     if not isinstance(outermost, bool):
         raise r.fail(f"{prefix}outermost_region", "expected true or false", line_of("outermost"))
@@ -360,7 +377,7 @@ def _read_links(
     seen: set[str] = set()
     for index, item in enumerate(items):
         prefix = f"links[{index}]."
-        line_of = lambda key, i=index: r.loc.item("links", i, key)  # noqa: E731
+        line_of = r.item_lines("links", index)
         if not isinstance(item, dict):
             raise r.fail(f"links[{index}]", "expected a table", line_of(None))
         r.check_keys(item, _LINK_KEYS, prefix, line_of)
@@ -397,7 +414,7 @@ def _link_length(
     r: _Reader,
     item: Mapping[str, Any],
     prefix: str,
-    line_of: Any,
+    line_of: LineOf,
     ends: list[str],
     sites: Mapping[str, Site],
     link_id: str,
