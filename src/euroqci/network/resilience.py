@@ -69,8 +69,9 @@ class ReducedNetwork:
         return cls(nodes=tuple(nodes), corridors=corridors, terminals=tuple(topology.endpoints))
 
     def elements(self) -> list[FailureElement]:
-        """Every node and corridor that can fail."""
-        nodes = [FailureElement(id=n, kind=ElementKind.NODE) for n in self.nodes]
+        """Every node and corridor that can fail (nodes without any corridor carry no key)."""
+        linked = {c.a for c in self.corridors} | {c.b for c in self.corridors}
+        nodes = [FailureElement(id=n, kind=ElementKind.NODE) for n in self.nodes if n in linked]
         links = [
             FailureElement(id=c.id, kind=ElementKind.LINK, members=c.spans + c.trusted_nodes)
             for c in self.corridors

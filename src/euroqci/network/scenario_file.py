@@ -311,7 +311,8 @@ def _read_profiles(r: _Reader, data: Any) -> dict[str, DeviceProfile]:
                 if found is not None and found != r.loc.table(table):
                     spec_line = found
                     break
-            raise r.fail(f"{prefix}spec.{exc.field}".rstrip("."), str(exc), spec_line) from None
+            message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+            raise r.fail(f"{prefix}spec.{exc.field}".rstrip("."), message, spec_line) from None
         profiles[name] = DeviceProfile(name=name, spec=body["spec"], max_span_km=max_span)
     return profiles
 
