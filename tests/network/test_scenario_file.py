@@ -87,6 +87,14 @@ def test_bad_unit_is_named_with_the_expected_field() -> None:
     assert "sites[1].lat_rad: bad unit: give lat_deg" in message
 
 
+def test_duplicate_link_id_and_link_named_like_a_site() -> None:
+    two_links = GOOD + '\n[[links]]\nid = "L"\na = "A"\nb = "B"\nprofile = "p"\nlength_km = 9.0\n'
+    message = _error(two_links.replace("length_km = 80.0", 'length_km = 80.0\nid = "L"'))
+    assert message.startswith("s.toml:31: links[1].id: duplicate link id 'L'")
+    message = _error(GOOD.replace("length_km = 80.0", 'length_km = 80.0\nid = "A"'))
+    assert "links[0].id: link id 'A' is also a site id" in message
+
+
 def test_value_out_of_range_names_the_unit() -> None:
     message = _error(GOOD.replace("lat_deg = 51.0", "lat_deg = 151.0"))
     assert message.startswith("s.toml:19: sites[1].lat_deg: expected a value in [-90, 90] degrees")

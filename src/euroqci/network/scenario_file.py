@@ -395,6 +395,12 @@ def _read_links(
         link_id = r.text(item, "id", prefix, line_of, default=f"{ends[0]}--{ends[1]}")
         if link_id in seen:
             raise r.fail(f"{prefix}id", f"duplicate link id {link_id!r}", line_of("id"))
+        if link_id in sites:
+            raise r.fail(
+                f"{prefix}id",
+                f"link id {link_id!r} is also a site id; failure reports need distinct ids",
+                line_of("id"),
+            )
         seen.add(link_id)
         profile = r.text(item, "profile", prefix, line_of, default=None)
         if profile not in profiles:
