@@ -71,3 +71,14 @@ def test_isolated_site_is_unreachable(benelux_path: Path, engine: KeyRateEngine)
     plan = plan_network(parse_scenario(text), engine=engine, failures=False)
     assert [u["id"] for u in plan.unreachable] == ["GS-X"]
     assert plan.unreachable[0]["reason"] == "no fibre link"
+
+
+def test_plan_with_key_splitting(benelux_path: Path, engine: KeyRateEngine) -> None:
+    plan = plan_network(load_scenario(benelux_path), engine=engine, failures=False, shares=2)
+    pairs = {(p.a, p.b): p for p in plan.pairs}
+    fr_lu = pairs[("CAP-LU", "CAP-FR")]
+    route = route_between(plan.topology, "CAP-FR", "CAP-LU", shares=2)
+    assert fr_lu.split_capacity_bps == pytest.approx(route.split_capacity_bps)
+    assert 0 < fr_lu.split_capacity_bps <= fr_lu.capacity_bps
+    assert pairs[("CAP-BE", "CAP-NL")].split_capacity_bps == 0.0  # Amsterdam hangs on one link
+    assert "split_capacity_bps" in plan.to_dict()["pairs"][0]

@@ -80,6 +80,9 @@ def plan(
     accumulation_time_s: float | None = typer.Option(
         None, "--accumulation-time-s", help="Finite-key block accumulation time in seconds."
     ),
+    shares: int | None = typer.Option(
+        None, "--shares", min=1, help="Also rate XOR key splitting into this many shares."
+    ),
 ) -> None:
     """Plan a network: key rate per span, capacity per site pair, unreachable sites, failures."""
     from euroqci.network.executor import parse_executor
@@ -88,7 +91,11 @@ def plan(
     chosen = parse_executor(executor)
     loaded = _load(scenario, builtin, accumulation_time_s)
     result = plan_network(
-        loaded, executor=chosen, failures=failures, double_failures=double_failures
+        loaded,
+        executor=chosen,
+        failures=failures,
+        double_failures=double_failures,
+        shares=shares,
     )
     if out is not None:
         from euroqci.reports.network import write_plan_report

@@ -20,6 +20,7 @@ import networkx as nx
 
 from euroqci.errors import ConfigurationError
 from euroqci.network.capacity import (
+    capacity_graph,
     n_node_disjoint_paths,
     pair_index,
     split_paths,
@@ -59,10 +60,12 @@ class PairCapacity:
     widest_route_bps: float
     route: tuple[str, ...]
     trusted_nodes: tuple[str, ...]
+    #: Rate of XOR key splitting over node-disjoint paths (None when not asked for).
+    split_capacity_bps: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
-        return {
+        out = {
             "a": self.a,
             "b": self.b,
             "capacity_bps": self.capacity_bps,
@@ -71,6 +74,9 @@ class PairCapacity:
             "route": list(self.route),
             "trusted_nodes": list(self.trusted_nodes),
         }
+        if self.split_capacity_bps is not None:
+            out["split_capacity_bps"] = self.split_capacity_bps
+        return out
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,7 @@ def plan_network(
     executor: Executor | None = None,
     failures: bool = True,
     double_failures: bool = False,
+    shares: int | None = None,
 ) -> NetworkPlan:
     """Plan ``scenario``: spans and their key rates, all-pairs capacity, failures.
 
@@ -163,6 +170,9 @@ def plan_network(
         Where the failure studies run (local by default).
     failures, double_failures
         Whether to compute the single-failure table and the double-failure sweep.
+    shares
+        When given, the rate of XOR key splitting into this many shares over node-disjoint
+        paths is computed for every pair (about 10 ms per pair on the corridor graph).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -175,7 +185,7 @@ def plan_network(
     timings["key_rates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     reduced = ReducedNetwork.from_topology(topology)
-    pairs = _pairs(topology, reduced)
+    pairs = _pairs(topology, reduced, shares=shares)
     timings["capacity"] = time.perf_counter() - t0
     singles = doubles = None
     if failures:
@@ -196,8 +206,15 @@ def plan_network(
     )
 
 
-def _pairs(topology: Topology, reduced: ReducedNetwork) -> tuple[PairCapacity, ...]:
+def _pairs(
+    topology: Topology, reduced: ReducedNetwork, *, shares: int | None
+) -> tuple[PairCapacity, ...]:
     g = topology.graph()
+    # Disjoint paths on the corridor graph: a corridor's trusted nodes are its own, so paths
+    # through different corridors share no node there (parallel corridors count as one).
+    corridor_graph = capacity_graph(
+        reduced.nodes, [(c.a, c.b, c.capacity_bps) for c in reduced.corridors]
+    )
     terminals = reduced.terminals
     capacities = reduced.capacities_bps()
     index = pair_index(terminals)
@@ -217,9 +234,16 @@ def _pairs(topology: Topology, reduced: ReducedNetwork) -> tuple[PairCapacity, .
                 widest_route_bps=_bottleneck(g, path),
                 route=tuple(str(n) for n in path),
                 trusted_nodes=tuple(str(n) for n in path[1:-1]),
+                split_capacity_bps=_split_rate(corridor_graph, a, b, shares, capacity),
             )
         )
     return tuple(out)
+
+
+def _split_rate(g: nx.Graph, a: str, b: str, shares: int | None, capacity: float) -> float | None:
+    if shares is None:
+        return None
+    return float(split_paths(g, a, b, shares=shares).capacity_bps) if capacity > 0 else 0.0
 
 
 def _bottleneck(g: nx.Graph, path: list[Hashable]) -> float:

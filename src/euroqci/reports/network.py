@@ -48,7 +48,8 @@ def plan_tables(plan: NetworkPlan) -> dict[str, tuple[list[str], list[list[Any]]
         "parent",
     ]
     tables["links"] = (link_cols, [[s.to_dict()[c] for c in link_cols] for s in t.spans])
-    pair_cols = ["a", "b", "capacity_bps", "widest_route_bps", "hops", "trusted_nodes"]
+    pair_cols = ["a", "b", "capacity_bps", "widest_route_bps", "split_capacity_bps", "hops"]
+    pair_cols.append("trusted_nodes")
     tables["pairs"] = (
         pair_cols,
         [
@@ -57,6 +58,7 @@ def plan_tables(plan: NetworkPlan) -> dict[str, tuple[list[str], list[list[Any]]
                 p.b,
                 p.capacity_bps,
                 p.widest_route_bps,
+                "" if p.split_capacity_bps is None else p.split_capacity_bps,
                 max(0, len(p.route) - 1),
                 " ".join(p.trusted_nodes),
             ]
