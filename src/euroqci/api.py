@@ -20,6 +20,10 @@ from euroqci.errors import (
 from euroqci.physics.channels import FibreChannel, FixedLossChannel, SlottedChannel
 from euroqci.physics.detectors import Detector
 from euroqci.physics.sources import SPDCSource, WeakCoherentSource
+from euroqci.protocols.evaluate import KeyRateResult, evaluate_link, max_reach_km
+from euroqci.protocols.finite_key import TailBound, decoy_key_length
+from euroqci.protocols.link_spec import LinkSpec, Protocol, parse_link_spec
+from euroqci.protocols.plob import plob_bound
 
 __all__ = [
     "ConfigurationError",
@@ -30,10 +34,19 @@ __all__ = [
     "InsufficientKeyMaterial",
     "KeyAlreadyDelivered",
     "KeyNotFound",
+    "KeyRateResult",
     "KeyStoreError",
+    "LinkSpec",
+    "Protocol",
     "ProtocolAbort",
     "QKDError",
     "SPDCSource",
     "SlottedChannel",
+    "TailBound",
     "WeakCoherentSource",
+    "decoy_key_length",
+    "evaluate_link",
+    "max_reach_km",
+    "parse_link_spec",
+    "plob_bound",
 ]

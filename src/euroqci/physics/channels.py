@@ -101,6 +101,7 @@ class SlottedChannel:
 
     loss_db_per_slot: npt.ArrayLike
     slot_s: float = 1.0
+    optimise_window: bool = True
     _loss: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -33,7 +33,7 @@ def poisson_photon_probability(n: npt.ArrayLike, mu: npt.ArrayLike) -> FloatArra
     """
     n_arr = np.asarray(n, dtype=np.float64)
     mu_arr = np.asarray(mu, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_p = n_arr * np.log(mu_arr) - mu_arr - gammaln(n_arr + 1.0)
     return np.asarray(np.where((mu_arr == 0) & (n_arr == 0), 1.0, np.exp(log_p)))
 

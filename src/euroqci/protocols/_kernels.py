@@ -126,12 +126,13 @@ def lim_key_length(n_x, n_z, m_x, m_z, mu, p, leak_ec_bits, eps_sec, eps_cor, us
         mz_lo, mz_hi = hoeffding_bounds(m_z, mz_tot, log_term)
     tau0 = photon_number_probabilities(mu, p, 0)
     tau1 = photon_number_probabilities(mu, p, 1)
-    s_x0 = decoy_vacuum_lower(scale * nx_lo, scale * nx_hi, mu, p, tau0)
+    # A count is never negative, so a negative lower bound on s_0 is replaced by 0 before it
+    # enters Eq. (3) and Eq. (1): still a valid bound, and never looser.
+    s_x0 = np.maximum(decoy_vacuum_lower(scale * nx_lo, scale * nx_hi, mu, p, tau0), 0.0)
     s_x1 = decoy_single_lower(scale * nx_lo, scale * nx_hi, mu, s_x0, tau0, tau1)
-    s_z0 = decoy_vacuum_lower(scale * nz_lo, scale * nz_hi, mu, p, tau0)
+    s_z0 = np.maximum(decoy_vacuum_lower(scale * nz_lo, scale * nz_hi, mu, p, tau0), 0.0)
     s_z1 = decoy_single_lower(scale * nz_lo, scale * nz_hi, mu, s_z0, tau0, tau1)
     v_z1 = decoy_single_errors_upper(scale * mz_lo, scale * mz_hi, mu, tau1)
-    s_x0 = np.maximum(s_x0, 0.0)
     ratio = np.clip(
         np.divide(v_z1, s_z1, out=np.full(np.shape(v_z1 * s_z1), 0.5), where=s_z1 > 1e-300),
         0.0,
@@ -162,8 +163,8 @@ def asymptotic_decoy_single_photon(q, e, mu, p):
     tau1 = photon_number_probabilities(mu, p, 1)
     n = p * q
     m = p * e
-    s0 = decoy_vacuum_lower(scale * n / p, scale * n / p, mu, p, tau0)
+    s0 = np.maximum(decoy_vacuum_lower(scale * n / p, scale * n / p, mu, p, tau0), 0.0)
     s1 = decoy_single_lower(scale * n / p, scale * n / p, mu, s0, tau0, tau1)
     v1 = decoy_single_errors_upper(scale * m / p, scale * m / p, mu, tau1)
     e1 = np.where(s1 > 0, np.clip(v1 / np.maximum(s1, 1e-300), 0.0, 0.5), 0.5)
-    return np.maximum(s0, 0.0), s1, e1
+    return s0, s1, e1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ __all__ = [
     "finite_key_pass",
     "gllp_infinite_decoy",
     "link_probabilities",
+    "pass_key_length_raw",
     "three_intensity_asymptotic",
     "vacuum_weak_decoy",
 ]
@@ -101,7 +103,7 @@ def gllp_infinite_decoy(
     y1, e1 = _single_photon_yield(t, detector, misalignment_error)
     q1 = y1 * mu_arr * np.exp(-mu_arr)
     big_e = e / q
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (q1 * (1.0 - h(e1)) - error_correction_efficiency * q * h(big_e))
     return PerPulse(rate, np.asarray(sifting) * q, big_e)
 
@@ -144,7 +146,7 @@ def vacuum_weak_decoy(
     e1 = np.clip(e1, 0.0, 0.5)
     q1 = y1 * mu_arr * np.exp(-mu_arr)
     big_e = e[..., 0] / q_mu
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (
         q1 * (1.0 - h(e1)) - error_correction_efficiency * q_mu * h(big_e)
     )
@@ -174,7 +176,7 @@ def three_intensity_asymptotic(
     s0, s1, e1 = _kernels.asymptotic_decoy_single_photon(q, e, mu, p)
     q_tot = np.sum(p * q, axis=-1)
     big_e = np.sum(p * e, axis=-1) / q_tot
-    h = _kernels.binary_entropy
+    h: Any = _kernels.binary_entropy
     rate = np.asarray(sifting) * (
         s0 + s1 * (1.0 - h(e1)) - error_correction_efficiency * q_tot * h(big_e)
     )
@@ -378,3 +380,51 @@ def finite_key_pass(
         bounds=bounds,
         window_slots=pick(slots),
     )
+
+
+def pass_key_length_raw(
+    transmittance_per_slot: FloatArray,
+    *,
+    pulses_per_slot: float,
+    intensities: FloatArray,
+    intensity_probabilities: FloatArray,
+    basis_probability_x: FloatArray,
+    detector: Detector,
+    misalignment_error: float,
+    error_correction_efficiency: float,
+    epsilon_sec: float,
+    epsilon_cor: float,
+    tail_bound: TailBound = TailBound.HOEFFDING,
+    optimise_window: bool = True,
+) -> FloatArray:
+    """The optimiser's view of :func:`finite_key_pass`: best unfloored key length per batch row.
+
+    Same model, without input validation and bookkeeping (the caller's parameters come from a
+    decoder that keeps them valid); ``transmittance_per_slot`` must be sorted, highest first.
+    """
+    mu = intensities[..., None, :]
+    p = intensity_probabilities[..., None, :]
+    q, e = link_probabilities(transmittance_per_slot, mu, detector, misalignment_error)
+    n_x, n_z, m_x, m_z = _counts(
+        q, e, p, basis_probability_x[..., None], np.asarray(pulses_per_slot)
+    )
+    if optimise_window:
+        n_x, n_z, m_x, m_z = (np.cumsum(a, axis=-2) for a in (n_x, n_z, m_x, m_z))
+    else:
+        n_x, n_z, m_x, m_z = (np.sum(a, axis=-2, keepdims=True) for a in (n_x, n_z, m_x, m_z))
+    nx_tot = np.sum(n_x, axis=-1)
+    qber = np.sum(m_x, axis=-1) / np.maximum(nx_tot, 1e-300)
+    leak = error_correction_efficiency * nx_tot * _kernels.binary_entropy(qber)
+    ell = _kernels.lim_key_length(
+        n_x,
+        n_z,
+        m_x,
+        m_z,
+        mu,
+        p,
+        leak,
+        np.asarray(epsilon_sec),
+        np.asarray(epsilon_cor),
+        tail_bound is TailBound.CHERNOFF,
+    )[0]
+    return np.asarray(np.max(ell, axis=-1))

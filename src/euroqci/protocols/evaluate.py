@@ -35,6 +35,10 @@ DEFAULT_MU3 = 2e-4
 MAX_MU1 = 1.0
 #: Largest decoy intensity the optimiser considers.
 MAX_MU2 = 0.5
+#: Smallest weak-decoy intensity the optimiser considers for vacuum+weak (photons per pulse).
+#: Asymptotically nu -> 0 is optimal and recovers the infinite-decoy rate (Ma et al. 2005,
+#: Sec. IV.B); intensity modulators do not set a weaker decoy reliably.
+MIN_NU = 0.01
 #: Basis probability used by asymptotic models when none is given: standard BB84 (Ma 2005).
 ASYMPTOTIC_BASIS_PROBABILITY_X = 0.5
 #: Quasi-random points screened per link before the simplex search, and how many are kept.
@@ -269,9 +273,9 @@ def evaluate_link(spec: LinkSpec) -> KeyRateResult:
     return _registry.evaluate_other(spec)
 
 
-def _common(spec: LinkSpec, t: FloatArray, shape: tuple[int, ...]) -> dict[str, FloatArray]:
+def _common(spec: LinkSpec, t: FloatArray, shape: tuple[int, ...]) -> dict[str, Any]:
     loss_db = np.asarray(spec.channel.loss_db, dtype=np.float64)
-    plob = plob_bound(np.minimum(t, 1.0 - 1e-16)) * spec.repetition_rate_hz
+    plob = plob_bound(t) * spec.repetition_rate_hz
     return {"loss_db": loss_db.reshape(shape), "plob_bound_bps": plob.reshape(shape)}
 
 
@@ -281,7 +285,7 @@ def _evaluate_plob(spec: LinkSpec) -> KeyRateResult:
         raise ConfigurationError(
             "protocol: 'plob' rates a fibre or fixed-loss channel, not a pass", field="protocol"
         )
-    bits = plob_bound(np.minimum(t, 1.0 - 1e-16))
+    bits = plob_bound(t)
     rate = bits * spec.repetition_rate_hz
     common = _common(spec, t, shape)
     nan = np.full(shape, np.nan)
@@ -300,9 +304,16 @@ def _evaluate_plob(spec: LinkSpec) -> KeyRateResult:
 def _evaluate_bb84_asymptotic(spec: LinkSpec) -> KeyRateResult:
     t, shape = _flat_transmittance(spec)
     n = t.size
-    p_x = spec.basis_probability_x or ASYMPTOTIC_BASIS_PROBABILITY_X
-    sifting = p_x**2 + (1.0 - p_x) ** 2
-    kw = dict(
+    if spec.decoy is DecoyMethod.THREE_INTENSITY:
+        # Lim et al. (2014): key from the X basis only; the asymptotic limit of efficient
+        # BB84 lets q_x approach 1 (their Fig. 1, dashed curve).
+        p_x = spec.basis_probability_x or BASIS_X_RANGE[1]
+        sifting = p_x**2
+    else:
+        # Standard BB84 of Ma et al. (2005): both bases give key, q = 1/2 at q_x = 1/2.
+        p_x = spec.basis_probability_x or ASYMPTOTIC_BASIS_PROBABILITY_X
+        sifting = p_x**2 + (1.0 - p_x) ** 2
+    kw: dict[str, Any] = dict(
         detector=spec.detector,
         misalignment_error=spec.misalignment_error,
         error_correction_efficiency=spec.error_correction_efficiency,
@@ -381,13 +392,17 @@ def _asymptotic_two_decoy(
     names = ["mu"] if infinite else ["mu", "nu"]
 
     def decode(u: FloatArray) -> tuple[FloatArray, FloatArray]:
-        mu = MAX_MU1 * _sigmoid(u[:, 0])
-        nu = mu * 0.5 * _sigmoid(u[:, 1]) if not infinite else np.full(u.shape[0], np.nan)
+        mu = 2.5 * MIN_NU + (MAX_MU1 - 2.5 * MIN_NU) * _sigmoid(u[:, 0])
+        nu = (
+            MIN_NU + (mu * 0.5 - MIN_NU) * _sigmoid(u[:, 1])
+            if not infinite
+            else np.full(u.shape[0], np.nan)
+        )
         return mu, nu
 
     def fun(u: FloatArray, rows: npt.NDArray[np.intp]) -> FloatArray:
         mu, nu = decode(u)
-        extra = {} if infinite else {"nu": nu}
+        extra: dict[str, Any] = {} if infinite else {"nu": nu}
         return -model(t[rows], mu=mu, **extra, **kw).secret_bits_per_pulse
 
     x0 = np.tile(np.array([[0.0, -2.0]])[:, : len(names)], (n, 1))
@@ -485,14 +500,13 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     pulses_per_slot = spec.repetition_rate_hz * channel.slot_s
     duration = channel.duration_s
     loss = channel.loss_db
-    common = {
+    common: dict[str, Any] = {
         "loss_db": np.asarray(float(np.min(loss))),
         "plob_bound_bps": np.asarray(
-            float(np.sum(plob_bound(np.minimum(t, 1 - 1e-16))) * pulses_per_slot / duration)
+            float(np.sum(plob_bound(t)) * pulses_per_slot / duration)
         ),
     }
     if spec.finite_key is None:
-        p_x = spec.basis_probability_x or ASYMPTOTIC_BASIS_PROBABILITY_X
         spec_flat = dataclasses.replace(spec, channel=_as_fixed(loss))
         r = _evaluate_bb84_asymptotic(spec_flat)
         bits = float(np.sum(r.secret_bits_per_pulse) * pulses_per_slot)
@@ -506,22 +520,25 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
             qber=np.asarray(qber),
             secret_bits=np.asarray(bits),
             secret_bits_period_s=np.asarray(duration),
-            parameters={"basis_probability_x": np.asarray(p_x)},
+            parameters={
+                k: (v if isinstance(v, list) else np.asarray(v)[0]) for k, v in r.parameters.items()
+            },
             details={"duration_s": np.asarray(duration), "sifted_bits": np.asarray(sifted)},
             **common,
         )
     fk = spec.finite_key
     space = _space(spec, optimise_px=True)
+    t_sorted = np.sort(t)[::-1]
     eps = np.full(1, fk.epsilon_sec if fk.epsilon_sec_per_bit is None else 1e-10)
-    window = getattr(spec, "_optimise_window", True)
+    window = channel.optimise_window
     for _ in _secrecy_iterations(spec):
 
         def objective(
             u: FloatArray, rows: npt.NDArray[np.intp], eps: FloatArray = eps
         ) -> FloatArray:
             mu, p, p_x = space.decode(u)
-            r = bb84.finite_key_pass(
-                t,
+            return -bb84.pass_key_length_raw(
+                t_sorted,
                 pulses_per_slot=pulses_per_slot,
                 intensities=mu,
                 intensity_probabilities=p,
@@ -529,7 +546,6 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
                 optimise_window=window,
                 **_finite_kw(spec, float(eps[0])),
             )
-            return -r.secret_bits_raw
 
         mu, p, p_x = _optimise(objective, space, 1)
         res = bb84.finite_key_pass(

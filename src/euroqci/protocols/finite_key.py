@@ -128,7 +128,10 @@ def decoy_key_length(
             "counts: expected non-negative counts per intensity, shape (..., 3)"
         )
     ell, s_x0, s_x1, s_z1, v_z1, phi = _kernels.lim_key_length(
-        *counts,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
         mu,
         p,
         np.asarray(leak_ec_bits, dtype=np.float64),

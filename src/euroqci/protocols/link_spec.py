@@ -64,6 +64,7 @@ class _SourceModel(_Strict):
     intensity_probabilities: list[float] | None = None
     basis_probability_x: float | None = Field(None, gt=0, lt=1)
     mean_pair_number: float | None = Field(None, gt=0, lt=10, description="pairs per pulse")
+    sending_probability: float | None = Field(None, gt=0, lt=0.5)
 
 
 class _DetectorModel(_Strict):
@@ -122,6 +123,7 @@ class LinkSpec:
     intensity_probabilities: tuple[float, ...] | None
     basis_probability_x: float | None
     mean_pair_number: float | None
+    sending_probability: float | None
     detector: Detector
     misalignment_error: float
     error_correction_efficiency: float
@@ -175,8 +177,9 @@ def _format(exc: ValidationError) -> ConfigurationError:
     if chosen["type"] == "extra_forbidden":
         message = f"{field}: unknown field; see docs/keyrate.md for the fields of a SPEC"
     elif field.startswith("channel") and chosen["type"] == "missing":
+        field = field.split(".")[0]
         message = (
-            f"{field.split('.')[0]}: expected length_km (fibre), loss_db (fixed loss), or "
+            f"{field}: expected length_km (fibre), loss_db (fixed loss), or "
             "loss_db_per_slot with slot_s (a pass)"
         )
     else:
@@ -193,7 +196,11 @@ def _channel(model: _FibreModel | _LossModel | _SlottedModel) -> Channel:
         )
     if isinstance(model, _LossModel):
         return FixedLossChannel(loss_db=np.asarray(model.loss_db, dtype=np.float64))
-    return SlottedChannel(loss_db_per_slot=model.loss_db_per_slot, slot_s=model.slot_s)
+    return SlottedChannel(
+        loss_db_per_slot=model.loss_db_per_slot,
+        slot_s=model.slot_s,
+        optimise_window=model.optimise_window,
+    )
 
 
 def _arrays_to_lists(value: Any) -> Any:
@@ -304,6 +311,7 @@ def parse_link_spec(document: dict[str, Any]) -> LinkSpec:
         ),
         basis_probability_x=src.basis_probability_x,
         mean_pair_number=src.mean_pair_number,
+        sending_probability=src.sending_probability,
         detector=Detector(
             efficiency=det.efficiency,
             dark_count_probability=det.dark_count_probability,

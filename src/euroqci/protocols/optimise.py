@@ -34,8 +34,8 @@ def minimize_batched(
     *,
     step: float = 0.8,
     max_iter: int = 400,
-    xtol: float = 1e-5,
-    ftol_rel: float = 1e-9,
+    xtol: float = 1e-3,
+    ftol_rel: float = 1e-7,
 ) -> tuple[FloatArray, FloatArray]:
     """Minimise ``fun`` independently for each row of ``x0``.
 

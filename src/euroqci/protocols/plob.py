@@ -20,7 +20,8 @@ def plob_bound(transmittance: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
     Parameters
     ----------
-    transmittance : fraction in [0, 1), scalar or array.
+    transmittance : fraction in [0, 1], scalar or array (a lossless channel, 1, has no
+        bound: ``inf``).
 
     Examples
     --------
@@ -30,6 +31,7 @@ def plob_bound(transmittance: npt.ArrayLike) -> npt.NDArray[np.float64]:
     1.4426950408889633e-20
     """
     eta = np.asarray(transmittance, dtype=np.float64)
-    if np.any(~np.isfinite(eta)) or np.any(eta < 0) or np.any(eta >= 1):
-        raise ConfigurationError("transmittance: expected a fraction in [0, 1)")
-    return np.asarray(-np.log1p(-eta) / np.log(2.0))
+    if np.any(~np.isfinite(eta)) or np.any(eta < 0) or np.any(eta > 1):
+        raise ConfigurationError("transmittance: expected a fraction in [0, 1]")
+    with np.errstate(divide="ignore"):
+        return np.asarray(-np.log1p(-eta) / np.log(2.0))
