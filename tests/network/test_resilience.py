@@ -111,3 +111,26 @@ def test_no_scheduler_is_a_one_line_configuration_error() -> None:
     )
     with pytest.raises(ConfigurationError, match="no Dask scheduler answers"):
         single_failures(_network(), executor=executor)
+
+
+def test_capacities_do_not_depend_on_the_string_hash_salt() -> None:
+    """Dask workers are other processes with other hash salts: results must be bit-identical."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    src = here.parents[2] / "src"
+    digests = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(src))
+        out = subprocess.run(
+            [sys.executable, str(here.parent / "hash_seed_probe.py")],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1

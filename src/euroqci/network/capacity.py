@@ -60,14 +60,22 @@ def all_pairs_capacity_bps(g: nx.Graph, terminals: Sequence[Hashable]) -> FloatA
     capacity between two terminals is the smallest edge on their path in the tree. Terminals
     missing from ``g`` or in another component get 0.
     """
-    position = {t: i for i, t in enumerate(terminals)}
+    # Integer labels make every set that networkx iterates ordered the same way in every
+    # process (string hashes are salted per process): a Dask worker then computes bit for bit
+    # what the local run computes.
+    label = {node: i for i, node in enumerate(g)}
+    h = nx.relabel_nodes(g, label, copy=True)
+    position = {label[t]: i for i, t in enumerate(terminals) if t in label}
     n = len(terminals)
     matrix = np.zeros((n, n), dtype=np.float64)
-    for component in nx.connected_components(g):
-        members = [t for t in terminals if t in component]
+    for component in nx.connected_components(h):
+        members = sorted(m for m in component if m in position)
         if len(members) < 2:
             continue
-        tree = nx.gomory_hu_tree(g.subgraph(component), capacity="capacity")
+        sub = nx.Graph()
+        sub.add_nodes_from(sorted(component))
+        sub.add_edges_from(sorted(h.subgraph(component).edges(data=True)))
+        tree = nx.gomory_hu_tree(sub, capacity="capacity")
         for source in members:
             for target, value in _path_minima(tree, source).items():
                 if target in position:
