@@ -93,7 +93,7 @@ def plan_tables(plan: NetworkPlan) -> dict[str, tuple[list[str], list[list[Any]]
                     f.total_lost_bps,
                     f.n_pairs_affected,
                     f.n_pairs_disconnected,
-                    "-".join(f.worst_pair or ()),
+                    " / ".join(f.worst_pair or ()),
                     f.worst_lost_bps,
                 ]
                 for f in plan.double_failures
@@ -187,7 +187,7 @@ def _html(plan: NetworkPlan, tables: dict[str, tuple[list[str], list[list[Any]]]
                         f.n_pairs_affected,
                         f.n_pairs_disconnected,
                         f"{f.total_lost_bps:.4g}",
-                        "-".join(f.worst_pair or ()),
+                        " / ".join(f.worst_pair or ()),
                     ]
                     for f in worst
                 ],
