@@ -68,3 +68,15 @@ def test_bad_input_is_exit_2(benelux_path: Path) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, args
+
+
+def test_export_the_builtin_and_read_it_back(tmp_path: Path) -> None:
+    from euroqci.network.builtin import builtin_scenario
+    from euroqci.network.scenario_file import load_scenario
+
+    out = tmp_path / "eu.toml"
+    result = runner.invoke(app, ["scenario", "export", "--builtin", "eu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_scenario(out) == builtin_scenario("eu")
+    result = runner.invoke(app, ["scenario", "validate", str(out)])
+    assert "37 sites, 46 links" in result.output

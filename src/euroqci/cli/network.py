@@ -62,6 +62,23 @@ def validate(
         )
 
 
+@scenario_app.command("export")
+@friendly_errors
+def export(
+    builtin: str = typer.Option(..., "--builtin", help="Built-in scenario to write: eu."),
+    out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
+) -> None:
+    """Write a built-in scenario as a scenario file, to edit and plan."""
+    from euroqci.network.builtin import builtin_scenario
+    from euroqci.network.scenario_file import dump_scenario
+
+    text = dump_scenario(builtin_scenario(builtin))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
 @friendly_errors
 def plan(
     scenario: Path | None = typer.Argument(None, help="Scenario TOML file (or --builtin)."),
