@@ -111,6 +111,15 @@ def run_chunks(
 
 def _on_dask(client: Any, fn: Callable[..., list[R]], shared: Any, chunks: list[Any]) -> list[R]:
     logger.info("running %d chunks on %s", len(chunks), client)
-    shared_future = client.scatter(shared, broadcast=True)
-    futures = client.map(fn, [shared_future] * len(chunks), chunks, pure=False)
-    return [r for chunk_result in client.gather(futures) for r in chunk_result]
+    try:
+        shared_future = client.scatter(shared, broadcast=True)
+        futures = client.map(fn, [shared_future] * len(chunks), chunks, pure=False)
+        results = client.gather(futures)
+    except Exception as exc:  # errors raised on remote workers arrive as plain Exception
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigurationError(
+            f"executor: the Dask workers failed ({first_line}); they need the same euroqci "
+            "installed as this process",
+            field="executor",
+        ) from exc
+    return [r for chunk_result in results for r in chunk_result]
