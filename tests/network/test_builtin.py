@@ -57,3 +57,25 @@ def test_eu_plan_inserts_trusted_nodes_and_flags_the_outermost_regions(
     for p in connected:
         assert 0 < p.widest_route_bps <= p.capacity_bps * (1 + 1e-12)
         assert p.route[0] == p.a and p.route[-1] == p.b
+
+
+@pytest.mark.slow
+def test_eu_plan_with_the_key_rate_engine() -> None:
+    """End to end with euroqci.protocols: Vienna-Bratislava is one span rated by the engine."""
+    from euroqci.protocols.evaluate import evaluate_link
+    from euroqci.protocols.link_spec import parse_link_spec
+
+    eu = builtin_scenario("eu")
+    plan = plan_network(eu, failures=False)
+    assert {u["id"] for u in plan.unreachable} == {s.id for s in eu.sites if s.outermost_region}
+    assert sum(p.capacity_bps > 0 for p in plan.pairs) == 27 * 26 // 2
+    span = next(s for s in plan.topology.spans if s.link.id == "AT-SK")
+    assert span.link.parent == ""  # 82 km: no trusted node needed
+    rates = LinkRateModel(eu.profiles, accumulation_time_s=eu.options.accumulation_time_s)
+    block = rates.block_size("backbone", span.link.length_km)
+    spec = rates.spec_for("backbone", span.link.length_km, block_size=block)
+    direct = float(evaluate_link(parse_link_spec(spec)).secret_key_rate_bps)
+    assert span.secret_key_rate_bps == pytest.approx(direct, rel=0.03)
+    assert span.loss_db == pytest.approx(0.2 * span.link.length_km)
+    pair = next(p for p in plan.pairs if {p.a, p.b} == {"CAP-AT", "CAP-SK"})
+    assert pair.capacity_bps >= span.secret_key_rate_bps
