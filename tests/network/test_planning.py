@@ -82,3 +82,43 @@ def test_plan_with_key_splitting(benelux_path: Path, engine: KeyRateEngine) -> N
     assert 0 < fr_lu.split_capacity_bps <= fr_lu.capacity_bps
     assert pairs[("CAP-BE", "CAP-NL")].split_capacity_bps == 0.0  # Amsterdam hangs on one link
     assert "split_capacity_bps" in plan.to_dict()["pairs"][0]
+
+
+def test_parallel_links_fail_independently(engine: KeyRateEngine) -> None:
+    from euroqci.network.scenario_file import parse_scenario
+
+    text = """
+version = 1
+[profiles.p.spec]
+protocol = "bb84-decoy"
+[[sites]]
+id = "A"
+lat_deg = 50.0
+lon_deg = 4.0
+kind = "capital"
+[[sites]]
+id = "B"
+lat_deg = 50.5
+lon_deg = 4.5
+kind = "hospital"
+[[links]]
+id = "fibre-1"
+a = "A"
+b = "B"
+profile = "p"
+length_km = 60.0
+[[links]]
+id = "fibre-2"
+a = "A"
+b = "B"
+profile = "p"
+length_km = 90.0
+"""
+    plan = plan_network(parse_scenario(text), engine=engine)
+    rate = {s.link.id: s.secret_key_rate_bps for s in plan.topology.spans}
+    (pair,) = plan.pairs
+    assert pair.capacity_bps == pytest.approx(rate["fibre-1"] + rate["fibre-2"])
+    impacts = {f.failed[0]: f for f in plan.single_failures}
+    assert impacts["fibre-1"].total_lost_bps == pytest.approx(rate["fibre-1"])
+    assert impacts["fibre-2"].total_lost_bps == pytest.approx(rate["fibre-2"])
+    assert impacts["fibre-1"].n_pairs_disconnected == 0

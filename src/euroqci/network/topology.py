@@ -107,38 +107,45 @@ class Topology:
         return self._graph
 
     def corridors(self) -> list[Corridor]:
-        """Fold chains through degree-2 trusted nodes into corridors between the other nodes."""
-        g = self.graph()
-        relay = {n for n in g if self.sites_by_id[n].is_trusted_node and g.degree(n) == 2}
+        """Fold chains through relay-only trusted nodes into corridors between the other nodes.
+
+        A relay is a trusted node with exactly two spans. Spans are kept apart here (a multigraph),
+        so two parallel links are two corridors that fail independently.
+        """
+        spans = {s.link.id: s for s in self.spans if s.secret_key_rate_bps > 0}
+        mg = nx.MultiGraph()
+        mg.add_nodes_from(self.sites_by_id)
+        mg.add_edges_from((s.link.a, s.link.b, key) for key, s in spans.items())
+        relay = {n for n in mg if self.sites_by_id[n].is_trusted_node and mg.degree(n) == 2}
         corridors: list[Corridor] = []
-        seen: set[frozenset[str]] = set()
-        for start in (n for n in g if n not in relay):
-            for first in g[start]:
-                if frozenset((start, first)) in seen:
+        seen: set[str] = set()
+        for start in (n for n in mg if n not in relay):
+            for _, first, key in mg.edges(start, keys=True):
+                if key in seen:
                     continue
-                path = [start, first]
+                path, keys = [start, first], [key]
                 while path[-1] in relay and path[-1] != start:
-                    nxt = next(n for n in g[path[-1]] if n != path[-2])
+                    _, nxt, k = next(e for e in mg.edges(path[-1], keys=True) if e[2] != keys[-1])
                     path.append(nxt)
-                seen.update(frozenset(e) for e in itertools.pairwise(path))
-                corridors.append(self._corridor(path))
+                    keys.append(k)
+                seen.update(keys)
+                if path[0] != path[-1]:  # a loop back to its start carries no key anywhere
+                    corridors.append(_corridor(path, [spans[k] for k in keys]))
         # A ring made only of relay trusted nodes reaches no endpoint: irrelevant for key supply.
         return corridors
 
-    def _corridor(self, path: list[str]) -> Corridor:
-        g = self.graph()
-        edges = list(itertools.pairwise(path))
-        spans = tuple(s for u, v in edges for s in g[u][v]["spans"])
-        parents = list(dict.fromkeys(p for u, v in edges for p in g[u][v]["parents"]))
-        return Corridor(
-            id="+".join(parents),
-            a=path[0],
-            b=path[-1],
-            spans=spans,
-            trusted_nodes=tuple(path[1:-1]),
-            capacity_bps=min(g[u][v]["capacity"] for u, v in edges),
-            length_km=sum(g[u][v]["length_km"] for u, v in edges),
-        )
+
+def _corridor(path: list[str], spans: list[Span]) -> Corridor:
+    parents = dict.fromkeys(s.link.corridor for s in spans)
+    return Corridor(
+        id="+".join(parents),
+        a=path[0],
+        b=path[-1],
+        spans=tuple(s.link.id for s in spans),
+        trusted_nodes=tuple(path[1:-1]),
+        capacity_bps=min(s.secret_key_rate_bps for s in spans),
+        length_km=sum(s.link.length_km for s in spans),
+    )
 
 
 def split_link(
