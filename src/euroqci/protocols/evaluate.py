@@ -502,9 +502,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     loss = channel.loss_db
     common: dict[str, Any] = {
         "loss_db": np.asarray(float(np.min(loss))),
-        "plob_bound_bps": np.asarray(
-            float(np.sum(plob_bound(t)) * pulses_per_slot / duration)
-        ),
+        "plob_bound_bps": np.asarray(float(np.sum(plob_bound(t)) * pulses_per_slot / duration)),
     }
     if spec.finite_key is None:
         spec_flat = dataclasses.replace(spec, channel=_as_fixed(loss))
