@@ -67,3 +67,13 @@ def test_corridors_fold_relay_chains_and_keep_hubs(
     ]
     assert arlon.capacity_bps == min(spans_capacity)
     assert nx.is_connected(g)
+
+
+def test_a_profile_with_almost_no_reach_is_refused() -> None:
+    from euroqci.errors import ConfigurationError
+
+    link = FibreLink("ES-PT", "ES", "PT", "p", 754.8)
+    with pytest.raises(ConfigurationError, match="would need 1509 trusted nodes"):
+        split_link(link, MADRID, LISBON, max_span_km=0.5)
+    with pytest.raises(ConfigurationError, match="gives no key at any length"):
+        split_link(link, MADRID, LISBON, max_span_km=0.0)

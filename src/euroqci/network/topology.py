@@ -23,9 +23,12 @@ from euroqci.network.geo import intermediate_point
 from euroqci.network.rates import LinkRateModel
 from euroqci.network.scenario import FibreLink, LengthSource, Scenario, Site, SiteKind
 
-__all__ = ["Corridor", "Span", "Topology", "build_topology", "split_link"]
+__all__ = ["MAX_SPANS_PER_LINK", "Corridor", "Span", "Topology", "build_topology", "split_link"]
 
 logger = logging.getLogger(__name__)
+
+#: More spans than this on one link means a profile that barely gives key: refuse, say why.
+MAX_SPANS_PER_LINK = 200
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,13 @@ def split_link(
             field=f"links.{link.id}.profile",
         )
     n_spans = max(1, math.ceil(link.length_km / max_span_km - 1e-9))
+    if n_spans > MAX_SPANS_PER_LINK:
+        raise ConfigurationError(
+            f"links.{link.id}: {link.length_km:.1f} km would need {n_spans - 1} trusted nodes "
+            f"with spans of at most {max_span_km:.2f} km (profile {link.profile!r}); check the "
+            "profile's figures or its max_span_km",
+            field=f"links.{link.id}",
+        )
     if n_spans == 1:
         return [], [link]
     span_km = round(link.length_km / n_spans, 3)
