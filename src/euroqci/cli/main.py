@@ -34,16 +34,19 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    from euroqci.cli import keyrate, space
+    from euroqci.cli import keyrate, network, space
 
     verbs: dict[str, Any] = {
         "keyrate": keyrate.keyrate,
     }
+    verbs["plan"] = network.plan
+    verbs["route"] = network.route
     verbs["passes"] = space.passes
     verbs["pass-key"] = space.pass_key
     verbs["space-plan"] = space.space_plan
     for name, fn in verbs.items():
         app.command(name)(fn)
+    app.add_typer(network.scenario_app)
 
 
 _register()
