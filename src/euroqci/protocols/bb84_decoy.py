@@ -429,33 +429,29 @@ def pass_key_length_raw(
     """The optimiser's view of :func:`finite_key_pass`: best unfloored key length per batch row.
 
     Same model, without input validation and bookkeeping (the caller's parameters come from a
-    decoder that keeps them valid); ``transmittance_per_slot`` must be sorted, highest first.
+    decoder that keeps them valid), compiled with numba (``_pass_kernels.pass_key_length_max``);
+    ``transmittance_per_slot`` must be sorted, highest first. Batch shape ``(n,)``.
     """
-    n_x, n_z, m_x, m_z = _window_counts(
-        transmittance_per_slot,
-        pulses_per_slot,
-        intensities,
-        intensity_probabilities,
-        basis_probability_x,
-        detector,
-        misalignment_error,
-        optimise_window,
-    )
-    mu = intensities[..., None, :]
-    p = intensity_probabilities[..., None, :]
-    nx_tot = np.sum(n_x, axis=-1)
-    qber = np.sum(m_x, axis=-1) / np.maximum(nx_tot, 1e-300)
-    leak = error_correction_efficiency * nx_tot * _kernels.binary_entropy(qber)
-    ell = _kernels.lim_key_length(
-        n_x,
-        n_z,
-        m_x,
-        m_z,
+    shape = np.shape(basis_probability_x)
+    mu = np.ascontiguousarray(np.reshape(intensities, (-1, 3)), dtype=np.float64)
+    p = np.ascontiguousarray(np.reshape(intensity_probabilities, (-1, 3)), dtype=np.float64)
+    p_x = np.ascontiguousarray(np.reshape(basis_probability_x, (-1,)), dtype=np.float64)
+    from euroqci.protocols import _pass_kernels
+
+    best = _pass_kernels.pass_key_length_max(
+        np.ascontiguousarray(transmittance_per_slot, dtype=np.float64),
+        float(pulses_per_slot),
         mu,
         p,
-        leak,
-        np.asarray(epsilon_sec),
-        np.asarray(epsilon_cor),
+        p_x,
+        detector.efficiency,
+        detector.dark_count_probability,
+        detector.afterpulse_probability,
+        float(misalignment_error),
+        float(error_correction_efficiency),
+        float(epsilon_sec),
+        float(epsilon_cor),
         tail_bound is TailBound.CHERNOFF,
-    )[0]
-    return np.asarray(np.max(ell, axis=-1))
+        bool(optimise_window),
+    )
+    return np.asarray(best).reshape(shape)
