@@ -35,6 +35,10 @@ def _register() -> None:
     verbs: dict[str, object] = {}
     for name, fn in verbs.items():
         app.command(name)(fn)
+    from euroqci.cli.kme import kme_app, pki_app
+
+    app.add_typer(pki_app, name="pki")
+    app.add_typer(kme_app, name="kme")
 
 
 _register()

@@ -27,7 +27,14 @@ from euroqci.errors import ConfigurationError
 if TYPE_CHECKING:
     from euroqci.kms.manager import KeyManager
 
-__all__ = ["FORMAT", "import_key_drop", "read_key_file", "write_key_file"]
+__all__ = [
+    "FORMAT",
+    "emulated_link_keys",
+    "import_key_drop",
+    "read_key_file",
+    "supply_link",
+    "write_key_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +118,29 @@ def import_key_drop(manager: KeyManager, folder: Path) -> dict[str, int]:
             )
         path.unlink()
     return accepted
+
+
+def emulated_link_keys(n_keys: int, *, key_size_bits: int = 256) -> list[tuple[str, bytes]]:
+    """Keys as an emulated QKD link would hand them to both ends (OS CSPRNG stands in for the
+    distilled key; the device emulator and post-processing feed real sessions' keys instead)."""
+    import secrets
+
+    if key_size_bits % 8 or key_size_bits <= 0:
+        raise ConfigurationError(
+            "key_size_bits: give a positive multiple of 8", field="key_size_bits"
+        )
+    return [(str(uuid.uuid4()), secrets.token_bytes(key_size_bits // 8)) for _ in range(n_keys)]
+
+
+def supply_link(
+    ends: tuple[KeyManager, KeyManager], link_id: str, *, n_keys: int, key_size_bits: int = 256
+) -> int:
+    """Give both ends of a link the same ``n_keys`` new keys, as far as both pools have room.
+
+    Returns the number of keys added at each end.
+    """
+    rooms = [m.profile.max_key_count - m.pool_status(link_id).total_keys for m in ends]
+    pairs = emulated_link_keys(max(min(n_keys, *rooms), 0), key_size_bits=key_size_bits)
+    if not pairs:
+        return 0
+    return min(m.add_link_keys(link_id, pairs) for m in ends)
