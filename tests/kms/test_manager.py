@@ -199,9 +199,16 @@ def test_exhausted_link_delivers_nothing(chain: dict[str, KeyManager]) -> None:
 def test_tampered_message_is_rejected() -> None:
     link_keys = [LinkKey(f"k{i}", secrets.token_bytes(32)) for i in range(3)]
     fields = dict(
-        batch_id="b", origin_kme_id="A", destination_kme_id="B", master_sae_id="M",
-        slave_sae_ids=["S"], key_ids=["x", "y"], size_bits=256, link_id="L", hops=["A"],
-    )  # fmt: skip
+        batch_id="b",
+        origin_kme_id="A",
+        destination_kme_id="B",
+        master_sae_id="M",
+        slave_sae_ids=["S"],
+        key_ids=["x", "y"],
+        size_bits=256,
+        link_id="L",
+        hops=["A"],
+    )
     keys = [secrets.token_bytes(32), secrets.token_bytes(32)]
     message = seal_message(keys, link_keys, **fields)  # type: ignore[arg-type]
     assert open_message(message, link_keys) == keys
@@ -216,10 +223,18 @@ def test_tampered_message_is_rejected() -> None:
 def test_receiver_checks_the_sending_kme(chain: dict[str, KeyManager]) -> None:
     link_keys = chain["A"].store.take_link_keys("A~T", n_bytes=64)
     message = seal_message(
-        [bytes(32)], link_keys, batch_id="b", origin_kme_id="KME-A", destination_kme_id="KME-T",
-        master_sae_id="SAE-A", slave_sae_ids=["SAE-T"], key_ids=[str(uuid.uuid4())],
-        size_bits=256, link_id="A~T", hops=["KME-A"],
-    )  # fmt: skip
+        [bytes(32)],
+        link_keys,
+        batch_id="b",
+        origin_kme_id="KME-A",
+        destination_kme_id="KME-T",
+        master_sae_id="SAE-A",
+        slave_sae_ids=["SAE-T"],
+        key_ids=[str(uuid.uuid4())],
+        size_bits=256,
+        link_id="A~T",
+        hops=["KME-A"],
+    )
     with pytest.raises(SAENotAuthorized):
         chain["T"].receive_relay(message, from_kme_id="KME-B")
     chain["T"].receive_relay(message, from_kme_id="KME-A")

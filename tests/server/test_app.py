@@ -38,12 +38,22 @@ def _as(app: Any, cn: str | None, unit: str = "SAE") -> Any:
     return wrapped
 
 
-def _settings(kme_id: str, saes: list[str], remote: dict[str, str], links: list[dict[str, str]],
-              **extra: Any) -> Any:  # fmt: skip
+def _settings(
+    kme_id: str, saes: list[str], remote: dict[str, str], links: list[dict[str, str]], **extra: Any
+) -> Any:
     return load_settings(
-        None, kme_id=kme_id, cert_file="x", key_file="x", ca_file="x", store="memory:",
-        dev=True, saes=saes, remote_saes=remote, links=links, **extra,
-    )  # fmt: skip
+        None,
+        kme_id=kme_id,
+        cert_file="x",
+        key_file="x",
+        ca_file="x",
+        store="memory:",
+        dev=True,
+        saes=saes,
+        remote_saes=remote,
+        links=links,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -52,15 +62,22 @@ def pair() -> Iterator[dict[str, Any]]:
     relay = InProcessRelay()
     link = {"link_id": "A~B", "peer_url": "https://127.0.0.1:1"}
     app_a = create_app(
-        _settings("KME-A", ["SAE-A"], {"SAE-B": "KME-B", "SAE-C": "KME-B"},
-                  [{**link, "peer_kme_id": "KME-B"}]),
-        MemoryKeyStore(), relay=relay,
-    )  # fmt: skip
+        _settings(
+            "KME-A",
+            ["SAE-A"],
+            {"SAE-B": "KME-B", "SAE-C": "KME-B"},
+            [{**link, "peer_kme_id": "KME-B"}],
+        ),
+        MemoryKeyStore(),
+        relay=relay,
+    )
     app_b = create_app(
-        _settings("KME-B", ["SAE-B", "SAE-C"], {"SAE-A": "KME-A"},
-                  [{**link, "peer_kme_id": "KME-A"}]),
-        MemoryKeyStore(), relay=relay,
-    )  # fmt: skip
+        _settings(
+            "KME-B", ["SAE-B", "SAE-C"], {"SAE-A": "KME-A"}, [{**link, "peer_kme_id": "KME-A"}]
+        ),
+        MemoryKeyStore(),
+        relay=relay,
+    )
     from euroqci.kms.supply import supply_link
 
     ma, mb = app_a.state.manager, app_b.state.manager
@@ -71,8 +88,9 @@ def pair() -> Iterator[dict[str, Any]]:
     yield {"a": app_a, "b": app_b}
 
 
-async def _call(app: Any, cn: str | None, method: str, url: str, unit: str = "SAE",
-                **kwargs: Any) -> httpx.Response:  # fmt: skip
+async def _call(
+    app: Any, cn: str | None, method: str, url: str, unit: str = "SAE", **kwargs: Any
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=_as(app, cn, unit))
     async with httpx.AsyncClient(transport=transport, base_url="https://kme") as client:
         return await client.request(method, url, **kwargs)
@@ -80,8 +98,9 @@ async def _call(app: Any, cn: str | None, method: str, url: str, unit: str = "SA
 
 @pytest.mark.anyio
 async def test_get_key_then_key_with_ids(pair: dict[str, Any]) -> None:
-    r = await _call(pair["a"], "SAE-A", "POST", "/api/v1/keys/SAE-B/enc_keys",
-                    json={"number": 2, "size": 512})  # fmt: skip
+    r = await _call(
+        pair["a"], "SAE-A", "POST", "/api/v1/keys/SAE-B/enc_keys", json={"number": 2, "size": 512}
+    )
     assert r.status_code == 200
     keys = r.json()["keys"]
     assert [len(base64.b64decode(k["key"])) for k in keys] == [64, 64]
@@ -102,9 +121,19 @@ async def test_get_forms_and_status(pair: dict[str, Any]) -> None:
     )
     assert r2.json()["keys"] == [key]
     s = (await _call(pair["a"], "SAE-A", "GET", "/api/v1/keys/SAE-B/status")).json()
-    assert set(s) == {"source_KME_ID", "target_KME_ID", "master_SAE_ID", "slave_SAE_ID",
-                      "key_size", "stored_key_count", "max_key_count", "max_key_per_request",
-                      "max_key_size", "min_key_size", "max_SAE_ID_count"}  # fmt: skip
+    assert set(s) == {
+        "source_KME_ID",
+        "target_KME_ID",
+        "master_SAE_ID",
+        "slave_SAE_ID",
+        "key_size",
+        "stored_key_count",
+        "max_key_count",
+        "max_key_per_request",
+        "max_key_size",
+        "min_key_size",
+        "max_SAE_ID_count",
+    }
     assert (s["source_KME_ID"], s["target_KME_ID"], s["master_SAE_ID"]) == (
         "KME-A",
         "KME-B",
@@ -136,11 +165,13 @@ async def test_unnamed_sae_gets_401(pair: dict[str, Any]) -> None:
         ({"size": None, "number": []}, "bad request format"),
         ({"additional_slave_SAE_IDs": "SAE-C"}, "bad request format"),
         ({"additional_slave_SAE_IDs": ["NOBODY"]}, None),
-        ({"extension_mandatory": [{"abc_route_type": "direct"}]},
-         "not all extension_mandatory parameters are supported"),
+        (
+            {"extension_mandatory": [{"abc_route_type": "direct"}]},
+            "not all extension_mandatory parameters are supported",
+        ),
         ([1, 2], "bad request format"),
     ],
-)  # fmt: skip
+)
 async def test_bad_get_key_requests_are_400(
     pair: dict[str, Any], body: Any, message: str | None
 ) -> None:
@@ -215,5 +246,12 @@ def test_settings_refuse_insecure_defaults() -> None:
     with pytest.raises(ConfigurationError, match="cert_file"):
         load_settings(None, kme_id="K", cert_file="/nope", key_file="x", ca_file="x")
     with pytest.raises(ConfigurationError, match="routes"):
-        load_settings(None, kme_id="K", cert_file="x", key_file="x", ca_file="x", dev=True,
-                      routes={"KME-B": "nolink"})  # fmt: skip
+        load_settings(
+            None,
+            kme_id="K",
+            cert_file="x",
+            key_file="x",
+            ca_file="x",
+            dev=True,
+            routes={"KME-B": "nolink"},
+        )
