@@ -49,14 +49,17 @@ def _toml(value: Any) -> str:
 
 
 def chain_configs(
-    *, base_port: int, relay: bool, pki: str = "pki", data: str = "."
+    *, base_port: int, relay: bool, pki: str = "pki", data: str = ".", n_trusted: int = 1
 ) -> dict[str, str]:
-    """TOML text for KME-A and KME-B, joined directly or through trusted node KME-T.
+    """TOML text for KME-A and KME-B, joined directly or through trusted nodes.
 
+    With ``relay``, ``n_trusted`` trusted nodes sit between them: KME-T (one) or KME-T1, KME-T2...
     Paths are relative to the config files' folder: ``pki`` holds the PKI, ``data`` the stores.
     """
-    kmes = ["KME-A", "KME-T", "KME-B"] if relay else ["KME-A", "KME-B"]
-    saes = {"KME-A": ["SAE-A"], "KME-T": [], "KME-B": ["SAE-B"]}
+    trusted = ["KME-T"] if n_trusted == 1 else [f"KME-T{i + 1}" for i in range(n_trusted)]
+    kmes = ["KME-A", *trusted, "KME-B"] if relay else ["KME-A", "KME-B"]
+    saes: dict[str, list[str]] = {k: [] for k in kmes}
+    saes.update({"KME-A": ["SAE-A"], "KME-B": ["SAE-B"]})
     port = {k: base_port + i for i, k in enumerate(kmes)}
     links = [(f"{a.removeprefix('KME-')}~{b.removeprefix('KME-')}", a, b)
              for a, b in itertools.pairwise(kmes)]  # fmt: skip
