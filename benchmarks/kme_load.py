@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import secrets
@@ -93,7 +94,7 @@ def start_network(
                 line = f'peer_url = "https://127.0.0.1:{ports[peer]}"'
             lines.append(line)
         (root / f"{kme}.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for a, b in zip(kmes, kmes[1:]):
+    for a, b in itertools.pairwise(kmes):
         settings = load_settings(root / f"{a}.toml")
         link_id = next(link.link_id for link in settings.links if link.peer_kme_id == b)
         pairs = [(str(uuid.uuid4()), secrets.token_bytes(32)) for _ in range(n_link_keys)]
@@ -222,7 +223,8 @@ def main() -> None:
         f"{args.clients} clients, {args.seconds:.0f} s per case"
     )
     print(
-        f"# command: PYTHONPATH=src python benchmarks/kme_load.py --seconds {args.seconds:g} --clients {args.clients}"
+        "# command: PYTHONPATH=src python benchmarks/kme_load.py "
+        f"--seconds {args.seconds:g} --clients {args.clients}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "direct"
@@ -249,10 +251,12 @@ def main() -> None:
                     kme_load(root, clients=args.clients, seconds=args.seconds, number=number)
                 )
                 print(
-                    f"KME A-B direct, number={number}: {r['keys_per_s']:.0f} keys/s delivered to master and slave, "
-                    f"{r['requests_per_s']:.0f} requests/s (ratio to bare {r['requests_per_s'] / b['requests_per_s']:.2f}); "
+                    f"KME A-B direct, number={number}: {r['keys_per_s']:.0f} keys/s delivered "
+                    f"to master and slave, {r['requests_per_s']:.0f} requests/s "
+                    f"(ratio to bare {r['requests_per_s'] / b['requests_per_s']:.2f}); "
                     f"enc_keys p50 {r['enc_p50_ms']:.1f} ms p99 {r['enc_p99_ms']:.1f} ms; "
-                    f"dec_keys p50 {r['dec_p50_ms']:.1f} ms p99 {r['dec_p99_ms']:.1f} ms; errors {r['errors']}"
+                    f"dec_keys p50 {r['dec_p50_ms']:.1f} ms p99 {r['dec_p99_ms']:.1f} ms; "
+                    f"errors {r['errors']}"
                 )
         finally:
             stop(procs)
