@@ -72,10 +72,10 @@ def kme_status(
     settings = load_settings(config)
     store = open_store(settings.store)
     try:
-        links = []
+        links: list[dict[str, object]] = []
         for link in settings.links:
             p = store.pool_status(link.link_id)
-            row = {"link_id": link.link_id, "peer_kme_id": link.peer_kme_id}
+            row: dict[str, object] = {"link_id": link.link_id, "peer_kme_id": link.peer_kme_id}
             row.update(outbound_keys=p.outbound_keys, outbound_bytes=p.outbound_bytes)
             row.update(inbound_keys=p.inbound_keys, inbound_bytes=p.inbound_bytes)
             links.append(row)
@@ -86,10 +86,10 @@ def kme_status(
         print_json(out)
         return
     typer.echo(f"{out['kme_id']}: {out['keys_waiting']} keys waiting for slave SAEs")
-    for link in links:
+    for row in links:
         typer.echo(
-            f"  link {link['link_id']} to {link['peer_kme_id']}: {link['outbound_keys']} "
-            f"outbound / {link['inbound_keys']} inbound link keys"
+            f"  link {row['link_id']} to {row['peer_kme_id']}: {row['outbound_keys']} "
+            f"outbound / {row['inbound_keys']} inbound link keys"
         )
 
 

@@ -192,13 +192,15 @@ class _SQLKeyStore:
         lock = " FOR UPDATE" if self._postgres else ""
         marks = ", ".join("?" * len(key_ids))
         with self._txn() as cur:
+            # Direction is checked here, not in SQL: with "outbound = ?" in the WHERE clause
+            # SQLite picks the pool index and scans the whole pool instead of the key-ID index.
             rows = self._exec(
                 cur,
-                f"SELECT key_id, material FROM link_keys WHERE link_id = ? AND outbound = ?"
+                f"SELECT key_id, material, outbound FROM link_keys WHERE link_id = ?"
                 f" AND key_id IN ({marks}){lock}",
-                (link_id, False, *key_ids),
+                (link_id, *key_ids),
             ).fetchall()
-            found = {key_id: bytes(material) for key_id, material in rows}
+            found = {key_id: bytes(material) for key_id, material, out in rows if not out}
             if len(found) != len(key_ids):
                 raise KeyNotFound(f"link {link_id}: a named inbound link key is not held")
             self._delete_link_keys(cur, link_id, key_ids)
@@ -302,6 +304,7 @@ class SQLiteKeyStore(_SQLKeyStore):
 
     def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
         self.path = Path(path)
+        self._write_lock = threading.Lock()
         if not self.path.parent.is_dir():
             raise ConfigurationError(
                 f"store: folder {self.path.parent} does not exist; create it first", field="store"
@@ -322,25 +325,30 @@ class SQLiteKeyStore(_SQLKeyStore):
 
     @contextlib.contextmanager
     def _txn(self) -> Iterator[Any]:
-        conn = self._conn()
-        cur = conn.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise KeyStoreError(f"key data access error: {type(exc).__name__}") from None
-        try:
-            yield cur
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
+        # One writer at a time within this process, queued on a lock: SQLite allows one writer
+        # anyway, and its busy handler would otherwise make waiting threads sleep in growing
+        # steps (up to 100 ms), which wrecks tail latency under concurrent requests. Other
+        # processes on the same file still wait through busy_timeout.
+        with self._write_lock:
+            conn = self._conn()
+            cur = conn.cursor()
             try:
-                conn.commit()
+                cur.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                conn.rollback()
                 raise KeyStoreError(f"key data access error: {type(exc).__name__}") from None
-        finally:
-            cur.close()
+            try:
+                yield cur
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                try:
+                    conn.commit()
+                except sqlite3.Error as exc:
+                    conn.rollback()
+                    raise KeyStoreError(f"key data access error: {type(exc).__name__}") from None
+            finally:
+                cur.close()
 
 
 class PostgresKeyStore(_SQLKeyStore):

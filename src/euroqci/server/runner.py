@@ -61,13 +61,15 @@ def serve_many(
     apps = [create_app(s, st) for s, st in zip(settings, opened, strict=True)]
     servers = [_Server(uvicorn_config(app, s)) for app, s in zip(apps, settings, strict=True)]
 
+    def stop_all() -> None:
+        for server in servers:
+            server.should_exit = True
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(
-                    sig, lambda: [setattr(s, "should_exit", True) for s in servers]
-                )
+                loop.add_signal_handler(sig, stop_all)
         tasks = [asyncio.create_task(s.serve()) for s in servers]
         while not all(s.started for s in servers):
             if any(t.done() for t in tasks):

@@ -143,7 +143,9 @@ class RelayMessageIn(BaseModel):
         data: dict[str, Any] = {f: getattr(message, f) for f in RelayMessage.__dataclass_fields__}
         data["ciphertext_b64"] = base64.b64encode(data.pop("ciphertext")).decode()
         data["tag_b64"] = base64.b64encode(data.pop("tag")).decode()
-        return cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in data.items()})
+        return cls.model_validate(
+            {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        )
 
 
 class RelayDiscardIn(BaseModel):
