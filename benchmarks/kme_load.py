@@ -50,7 +50,8 @@ def key() -> dict:
 d = sys.argv[1]
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False,
             ssl_certfile=f"{d}/kme/KME-A.pem", ssl_keyfile=f"{d}/kme/KME-A-key.pem",
-            ssl_ca_certs=f"{d}/ca.pem", ssl_cert_reqs=ssl.CERT_REQUIRED, http="h11")
+            ssl_ca_certs=f"{d}/ca.pem", ssl_cert_reqs=ssl.CERT_REQUIRED, loop="asyncio",
+            http="httptools" if sys.argv[3] == "httptools" else "h11")
 """
 
 
@@ -231,9 +232,12 @@ def main() -> None:
         root.mkdir()
         procs = start_network(root, relay=False, n_trusted=0, n_link_keys=args.link_keys)
         try:
+            from euroqci.server.tls import http_protocol
+
+            protocol = "httptools" if "HttpTools" in http_protocol().__name__ else "h11"
             bare_port = free_port()
             bare = subprocess.Popen(
-                [sys.executable, "-c", BARE_APP, str(root / "pki"), str(bare_port)]
+                [sys.executable, "-c", BARE_APP, str(root / "pki"), str(bare_port), protocol]
             )
             try:
                 wait_port(bare_port)
@@ -243,7 +247,7 @@ def main() -> None:
             finally:
                 stop([bare])
             print(
-                f"bare FastAPI over mutual TLS: {b['requests_per_s']:.0f} requests/s, "
+                f"bare FastAPI over mutual TLS ({protocol}): {b['requests_per_s']:.0f} requests/s, "
                 f"p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms"
             )
             for number in (1, 16):

@@ -19,7 +19,7 @@ from euroqci.kms.manager import KeyManager
 from euroqci.kms.store import KeyStore, open_store
 from euroqci.server.app import create_app
 from euroqci.server.settings import KMESettings
-from euroqci.server.tls import MutualTLSProtocol
+from euroqci.server.tls import http_protocol
 
 __all__ = ["serve", "serve_many", "uvicorn_config"]
 
@@ -42,7 +42,8 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
         ssl_keyfile=str(settings.key_file),
         ssl_ca_certs=str(settings.ca_file),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
-        http=MutualTLSProtocol,
+        http=http_protocol(),
+        loop="asyncio",
         lifespan="on",
         log_level="warning",
         access_log=False,
