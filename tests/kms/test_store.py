@@ -173,3 +173,26 @@ def test_open_store_urls(tmp_path: Path) -> None:
         open_store("mysql://nope")
     with pytest.raises(ConfigurationError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path / 'no' / 'x.db'}")
+
+
+def test_named_link_keys_and_keys_in_one_transaction(store: KeyStore) -> None:
+    from euroqci.errors import RelayError
+
+    store.add_link_keys("A~B", _keys(4, outbound=False), max_pool_keys=100)
+
+    def make(link_keys: list[LinkKey]) -> list[DeliverableKey]:
+        return [DeliverableKey(f"id-{k.key_id}", k.material, "M", ("S",)) for k in link_keys]
+
+    got = store.take_named_link_keys("A~B", ["k0", "k1"], make_keys=make)
+    assert [k.key_id for k in got] == ["k0", "k1"] and store.count_keys() == 2
+
+    def forged(link_keys: list[LinkKey]) -> list[DeliverableKey]:
+        raise RelayError("authentication failed")
+
+    with pytest.raises(RelayError):
+        store.take_named_link_keys("A~B", ["k2"], make_keys=forged)
+    # The link key was used (burnt) but nothing was stored.
+    assert store.pool_status("A~B").inbound_keys == 1 and store.count_keys() == 2
+    with pytest.raises(KeyNotFound):  # a missing key: nothing removed, nothing made
+        store.take_named_link_keys("A~B", ["k3", "nope"], make_keys=make)
+    assert store.pool_status("A~B").inbound_keys == 1 and store.count_keys() == 2

@@ -351,37 +351,42 @@ class KeyManager:
         self._check_peer(message.link_id, from_kme_id)
         if self.profile.kme_id in message.hops:
             raise RelayError(f"relay loop: keys came back to {self.profile.kme_id}")
+        if message.destination_kme_id == self.profile.kme_id:
+            self._store_relayed(message)
+            return
         link_keys = self.store.take_named_link_keys(message.link_id, message.link_key_ids)
         self._count("link_keys_consumed", len(link_keys))
         materials = open_message(message, link_keys)
-        if message.destination_kme_id != self.profile.kme_id:
-            self._send(
-                message.destination_kme_id,
-                materials,
-                list(message.key_ids),
-                message.master_sae_id,
-                list(message.slave_sae_ids),
-                message.size_bits,
-                message.batch_id,
-                hops=message.hops,
-            )
-            return
+        self._send(
+            message.destination_kme_id, materials, list(message.key_ids), message.master_sae_id,
+            list(message.slave_sae_ids), message.size_bits, message.batch_id, hops=message.hops,
+        )  # fmt: skip
+
+    def _store_relayed(self, message: RelayMessage) -> None:
+        """At the destination: consume the link keys and store the keys in one transaction."""
         for sae in message.slave_sae_ids:
             self._check_local(sae)
         recipients = tuple(message.slave_sae_ids)
-        self.store.put_keys(
-            [
+
+        def make_keys(link_keys: list[LinkKey]) -> list[DeliverableKey]:
+            materials = open_message(message, link_keys)
+            return [
                 DeliverableKey(k, m, message.master_sae_id, recipients)
                 for k, m in zip(message.key_ids, materials, strict=True)
             ]
-        )
+
+        try:
+            self.store.take_named_link_keys(
+                message.link_id, message.link_key_ids, make_keys=make_keys
+            )
+        except RelayError:
+            self._count("link_keys_consumed", len(message.link_key_ids))
+            raise
+        self._count("link_keys_consumed", len(message.link_key_ids))
         self._audit(
-            "relay_in",
-            sae_id=message.master_sae_id,
-            role=Role.MASTER,
-            key_ids=list(message.key_ids),
-            slaves=list(recipients),
-        )
+            "relay_in", sae_id=message.master_sae_id, role=Role.MASTER,
+            key_ids=list(message.key_ids), slaves=list(recipients),
+        )  # fmt: skip
 
     def _send(
         self,

@@ -23,8 +23,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from euroqci.errors import ConfigurationError, InsufficientKeyMaterial, KeyNotFound, KeyStoreError
-from euroqci.kms.store import DeliverableKey, LinkKey, PoolStatus, check_take_request
+from euroqci.errors import (
+    ConfigurationError,
+    InsufficientKeyMaterial,
+    KeyNotFound,
+    KeyStoreError,
+    QKDError,
+)
+from euroqci.kms.store import DeliverableKey, LinkKey, MakeKeys, PoolStatus, check_take_request
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresKeyStore", "SQLiteKeyStore"]
 
@@ -186,11 +192,14 @@ class _SQLKeyStore:
             self._delete_link_keys(cur, link_id, [k.key_id for k in chosen])
             return chosen
 
-    def take_named_link_keys(self, link_id: str, key_ids: Sequence[str]) -> list[LinkKey]:
+    def take_named_link_keys(
+        self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None
+    ) -> list[LinkKey]:
         if len(set(key_ids)) != len(key_ids):
             raise KeyNotFound(f"link {link_id}: a link key ID is named twice")
         lock = " FOR UPDATE" if self._postgres else ""
         marks = ", ".join("?" * len(key_ids))
+        failure = None
         with self._txn() as cur:
             # Direction is checked here, not in SQL: with "outbound = ?" in the WHERE clause
             # SQLite picks the pool index and scans the whole pool instead of the key-ID index.
@@ -204,7 +213,17 @@ class _SQLKeyStore:
             if len(found) != len(key_ids):
                 raise KeyNotFound(f"link {link_id}: a named inbound link key is not held")
             self._delete_link_keys(cur, link_id, key_ids)
-            return [LinkKey(k, found[k], False) for k in key_ids]
+            taken = [LinkKey(k, found[k], False) for k in key_ids]
+            if make_keys is not None:
+                try:
+                    keys = make_keys(taken)
+                except QKDError as exc:
+                    failure = exc  # the link keys were used: their removal is committed
+                else:
+                    self._insert_keys(cur, keys)
+        if failure is not None:
+            raise failure
+        return taken
 
     def _delete_link_keys(self, cur: Any, link_id: str, key_ids: Sequence[str]) -> int:
         deleted = 0
@@ -237,16 +256,26 @@ class _SQLKeyStore:
 
     # -- deliverable keys -----------------------------------------------------------------------
     def put_keys(self, keys: Sequence[DeliverableKey]) -> None:
-        now = time.time()
         with self._txn() as cur:
+            self._insert_keys(cur, keys)
+
+    def _insert_keys(self, cur: Any, keys: Sequence[DeliverableKey]) -> None:
+        now = time.time()
+        if keys:
+            rows = []
             for k in keys:
                 recipients = json.dumps(list(k.recipients))
-                self._exec(
-                    cur,
-                    "INSERT INTO keys (key_id, master_sae_id, material, named, remaining,"
-                    " created_s) VALUES (?, ?, ?, ?, ?, ?)",
-                    (k.key_id, k.master_sae_id, k.material, recipients, recipients, now),
+                rows.append((k.key_id, k.master_sae_id, k.material, recipients, recipients, now))
+            try:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO keys (key_id, master_sae_id, material, named, remaining,"
+                        " created_s) VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    rows,
                 )
+            except Exception as exc:  # driver errors become the one store error
+                raise KeyStoreError(f"key data access error: {type(exc).__name__}") from None
 
     def take_keys(
         self, *, master_sae_id: str, sae_id: str, key_ids: Sequence[str]

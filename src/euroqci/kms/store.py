@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -26,6 +26,7 @@ from euroqci.errors import (
     InsufficientKeyMaterial,
     KeyNotFound,
     KeyStoreError,
+    QKDError,
     SAENotAuthorized,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "DeliverableKey",
     "KeyStore",
     "LinkKey",
+    "MakeKeys",
     "MemoryKeyStore",
     "PoolStatus",
     "open_store",
@@ -83,6 +85,10 @@ class PoolStatus:
         return self.outbound_keys + self.inbound_keys
 
 
+MakeKeys = Callable[[list[LinkKey]], Sequence[DeliverableKey]]
+"""Builds deliverable keys from link keys inside a store transaction (see take_named_link_keys)."""
+
+
 @runtime_checkable
 class KeyStore(Protocol):
     """What a KME needs from a store. Every method is one atomic transaction."""
@@ -97,9 +103,17 @@ class KeyStore(Protocol):
         raise :class:`InsufficientKeyMaterial` (and remove nothing) when the pool is short."""
         ...
 
-    def take_named_link_keys(self, link_id: str, key_ids: Sequence[str]) -> list[LinkKey]:
+    def take_named_link_keys(
+        self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None
+    ) -> list[LinkKey]:
         """Remove and return the inbound keys with these IDs, in this order; raise
-        :class:`KeyNotFound` (and remove nothing) when one is missing."""
+        :class:`KeyNotFound` (and remove nothing) when one is missing.
+
+        With ``make_keys``, the deliverable keys it returns from the link keys are stored in the
+        same transaction. If it raises a :class:`QKDError` (a relay message that fails
+        authentication), the link keys are still removed, since they were used, nothing is
+        stored, and the error is raised after the commit.
+        """
         ...
 
     def discard_link_keys(self, link_id: str, key_ids: Sequence[str]) -> int:
@@ -211,14 +225,31 @@ class MemoryKeyStore:
                 del pool[key.key_id]
             return chosen
 
-    def take_named_link_keys(self, link_id: str, key_ids: Sequence[str]) -> list[LinkKey]:
+    def take_named_link_keys(
+        self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None
+    ) -> list[LinkKey]:
+        failure = None
         with self._lock:
             pool = self._links.get(link_id, OrderedDict())
             if len(set(key_ids)) != len(key_ids) or any(
                 k not in pool or pool[k].outbound for k in key_ids
             ):
                 raise KeyNotFound(f"link {link_id}: a named inbound link key is not held")
-            return [pool.pop(k) for k in key_ids]
+            taken = [pool[k] for k in key_ids]
+            keys: Sequence[DeliverableKey] = ()
+            if make_keys is not None:
+                try:
+                    keys = make_keys(taken)
+                except QKDError as exc:
+                    failure = exc
+                if any(k.key_id in self._keys for k in keys):
+                    raise KeyStoreError("a key with this key ID is already held")
+            for k in key_ids:
+                del pool[k]
+            self._put(keys)
+        if failure is not None:
+            raise failure
+        return taken
 
     def discard_link_keys(self, link_id: str, key_ids: Sequence[str]) -> int:
         with self._lock:
@@ -236,8 +267,11 @@ class MemoryKeyStore:
         with self._lock:
             if any(k.key_id in self._keys for k in keys):
                 raise KeyStoreError("a key with this key ID is already held")
-            for k in keys:
-                self._keys[k.key_id] = (k.master_sae_id, k.material, k.recipients, k.recipients)
+            self._put(keys)
+
+    def _put(self, keys: Sequence[DeliverableKey]) -> None:
+        for k in keys:
+            self._keys[k.key_id] = (k.master_sae_id, k.material, k.recipients, k.recipients)
 
     def take_keys(
         self, *, master_sae_id: str, sae_id: str, key_ids: Sequence[str]
