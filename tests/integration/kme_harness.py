@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -9,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,11 +19,11 @@ from pathlib import Path
 import httpx
 
 from euroqci.kms.manager import outbound_for
-from euroqci.kms.sqlstore import SQLiteKeyStore
-from euroqci.kms.store import LinkKey
+from euroqci.kms.store import LinkKey, open_store
 from euroqci.server.pki import init_pki
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+KEYS = "/api/v1/keys"
 
 
 def free_port() -> int:
@@ -104,11 +106,14 @@ class KMEPair:
         self.procs.clear()
 
 
-def make_pair(root: Path, *, n_link_keys: int = 4000) -> KMEPair:
+def make_pair(
+    root: Path, *, n_link_keys: int = 4000, store_urls: dict[str, str] | None = None
+) -> KMEPair:
     """PKI, configs and SQLite stores pre-filled with the same link keys at both ends."""
     pair = KMEPair(root, {"KME-A": free_port(), "KME-B": free_port()})
     init_pki(pair.pki, kme_ids=["KME-A", "KME-B"], sae_ids=["SAE-A", "SAE-B", "SAE-C"])
     saes = {"KME-A": ["SAE-A"], "KME-B": ["SAE-B", "SAE-C"]}
+    urls = {k: f"sqlite:///{root / k}.db" for k in saes} | (store_urls or {})
     pairs = [(str(uuid.uuid4()), secrets.token_bytes(32)) for _ in range(n_link_keys)]
     for kme, peer in (("KME-A", "KME-B"), ("KME-B", "KME-A")):
         remote = {s: peer for s in saes[peer]}
@@ -116,17 +121,66 @@ def make_pair(root: Path, *, n_link_keys: int = 4000) -> KMEPair:
         pair.config(kme).write_text(
             f'kme_id = "{kme}"\nport = {pair.ports[kme]}\n'
             f'cert_file = "pki/kme/{kme}.pem"\nkey_file = "pki/kme/{kme}-key.pem"\n'
-            f'ca_file = "pki/ca.pem"\nstore = "sqlite:///{kme}.db"\n'
+            f'ca_file = "pki/ca.pem"\nstore = "{urls[kme]}"\n'
             f'audit_log = "{kme}-audit.jsonl"\nsaes = {saes[kme]!r}\n'
             f"remote_saes = {{ {remote_toml} }}\nmax_key_count = 1000000\n\n"
             f'[[links]]\nlink_id = "A~B"\npeer_kme_id = "{peer}"\n'
             f'peer_url = "https://127.0.0.1:{pair.ports[peer]}"\n'.replace("'", '"'),
             encoding="utf-8",
         )
-        store = SQLiteKeyStore(root / f"{kme}.db")
+        store = open_store(urls[kme])
         keys = [
             LinkKey(k, m, outbound_for(k, local_kme_id=kme, peer_kme_id=peer)) for k, m in pairs
         ]
         store.add_link_keys("A~B", keys, max_pool_keys=10**6)
         store.close()
     return pair
+
+
+def load(
+    pair: KMEPair,
+    n_clients: int,
+    per_client: int,
+    out: list[tuple[str, bytes]],
+    errors: list[int],
+    stop: threading.Event | None = None,
+) -> None:
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with sae_client(pair.pki, "SAE-A", timeout_s=15) as a:
+            for _ in range(per_client):
+                if stop is not None and stop.is_set():
+                    return
+                try:
+                    r = a.get(pair.url("KME-A") + f"{KEYS}/SAE-B/enc_keys?number=2&size=256")
+                except httpx.TransportError:
+                    with lock:
+                        errors.append(0)
+                    continue
+                with lock:
+                    if r.status_code == 200:
+                        out.extend(
+                            (k["key_ID"], base64.b64decode(k["key"])) for k in r.json()["keys"]
+                        )
+                    else:
+                        errors.append(r.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def redeem_all(pair: KMEPair, got: list[tuple[str, bytes]]) -> None:
+    """The slave gets every key the master got, identical, exactly once."""
+    with sae_client(pair.pki, "SAE-B") as b:
+        for start in range(0, len(got), 100):
+            chunk = got[start : start + 100]
+            body = {"key_IDs": [{"key_ID": k} for k, _ in chunk]}
+            r = b.post(pair.url("KME-B") + f"{KEYS}/SAE-A/dec_keys", json=body)
+            assert r.status_code == 200, r.text
+            assert [(k["key_ID"], base64.b64decode(k["key"])) for k in r.json()["keys"]] == chunk
+            again = b.post(pair.url("KME-B") + f"{KEYS}/SAE-A/dec_keys", json=body)
+            assert again.status_code == 400

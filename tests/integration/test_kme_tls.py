@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import ssl
 import threading
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from kme_harness import KMEPair, make_pair, sae_client
+from kme_harness import KMEPair, load, make_pair, redeem_all, sae_client
 
 pytestmark = pytest.mark.integration
 
@@ -60,63 +59,14 @@ def test_identity_comes_from_the_certificate(kme_pair: KMEPair) -> None:
         assert r.status_code == 200
 
 
-def _load(
-    pair: KMEPair,
-    n_clients: int,
-    per_client: int,
-    out: list[tuple[str, bytes]],
-    errors: list[int],
-    stop: threading.Event | None = None,
-) -> None:
-    lock = threading.Lock()
-
-    def worker() -> None:
-        with sae_client(pair.pki, "SAE-A", timeout_s=15) as a:
-            for _ in range(per_client):
-                if stop is not None and stop.is_set():
-                    return
-                try:
-                    r = a.get(pair.url("KME-A") + f"{KEYS}/SAE-B/enc_keys?number=2&size=256")
-                except httpx.TransportError:
-                    with lock:
-                        errors.append(0)
-                    continue
-                with lock:
-                    if r.status_code == 200:
-                        out.extend(
-                            (k["key_ID"], base64.b64decode(k["key"])) for k in r.json()["keys"]
-                        )
-                    else:
-                        errors.append(r.status_code)
-
-    threads = [threading.Thread(target=worker) for _ in range(n_clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
-def _redeem_all(pair: KMEPair, got: list[tuple[str, bytes]]) -> None:
-    """The slave gets every key the master got, identical, exactly once."""
-    with sae_client(pair.pki, "SAE-B") as b:
-        for start in range(0, len(got), 100):
-            chunk = got[start : start + 100]
-            body = {"key_IDs": [{"key_ID": k} for k, _ in chunk]}
-            r = b.post(pair.url("KME-B") + f"{KEYS}/SAE-A/dec_keys", json=body)
-            assert r.status_code == 200, r.text
-            assert [(k["key_ID"], base64.b64decode(k["key"])) for k in r.json()["keys"]] == chunk
-            again = b.post(pair.url("KME-B") + f"{KEYS}/SAE-A/dec_keys", json=body)
-            assert again.status_code == 400
-
-
 def test_sixteen_concurrent_saes_never_share_a_key(kme_pair: KMEPair) -> None:
     got: list[tuple[str, bytes]] = []
     errors: list[int] = []
-    _load(kme_pair, 16, 8, got, errors)
+    load(kme_pair, 16, 8, got, errors)
     assert errors == []
     assert len(got) == 16 * 8 * 2
     assert len({k for k, _ in got}) == len(got) == len({m for _, m in got})
-    _redeem_all(kme_pair, got)
+    redeem_all(kme_pair, got)
 
 
 @pytest.mark.slow
@@ -130,20 +80,20 @@ def test_kill9_during_load_loses_and_repeats_nothing(tmp_path: Path, victim: str
         errors: list[int] = []
         stop = threading.Event()
         # The load runs until stopped, so the kill always lands in the middle of it.
-        load = threading.Thread(target=_load, args=(pair, 8, 10**6, got, errors, stop))
-        load.start()
+        runner = threading.Thread(target=load, args=(pair, 8, 10**6, got, errors, stop))
+        runner.start()
         time.sleep(1.0)
         pair.kill9(victim)
         time.sleep(0.5)
         pair.start(victim)
         time.sleep(1.0)
         stop.set()
-        load.join()
+        runner.join()
         assert got, "no key was delivered at all"
         assert errors, "the kill did not interrupt any request"
         assert set(errors) <= {0, 503}  # refused connections or 503, never 500
         assert len({k for k, _ in got}) == len(got)
-        _redeem_all(pair, got)
+        redeem_all(pair, got)
     finally:
         pair.stop()
 
