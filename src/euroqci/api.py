@@ -16,7 +16,12 @@ from euroqci.errors import (
     KeyStoreError,
     ProtocolAbort,
     QKDError,
+    RelayError,
+    SAENotAuthorized,
+    UnsupportedExtension,
 )
+from euroqci.kms.manager import KeyManager, KMEProfile
+from euroqci.kms.store import MemoryKeyStore, open_store
 from euroqci.physics.channels import FibreChannel, FixedLossChannel, SlottedChannel
 from euroqci.physics.detectors import Detector
 from euroqci.physics.sources import SPDCSource, WeakCoherentSource
@@ -28,12 +33,19 @@ __all__ = [
     "FibreChannel",
     "FixedLossChannel",
     "InsufficientKeyMaterial",
+    "KMEProfile",
     "KeyAlreadyDelivered",
+    "KeyManager",
     "KeyNotFound",
     "KeyStoreError",
+    "MemoryKeyStore",
     "ProtocolAbort",
     "QKDError",
+    "RelayError",
+    "SAENotAuthorized",
     "SPDCSource",
     "SlottedChannel",
+    "UnsupportedExtension",
     "WeakCoherentSource",
+    "open_store",
 ]
