@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,14 @@ def test_named_link_keys_and_keys_in_one_transaction(store: KeyStore) -> None:
     with pytest.raises(KeyNotFound):  # a missing key: nothing removed, nothing made
         store.take_named_link_keys("A~B", ["k3", "nope"], make_keys=make)
     assert store.pool_status("A~B").inbound_keys == 1 and store.count_keys() == 2
+
+
+def test_expire_keys(store: KeyStore) -> None:
+    store.put_keys([DeliverableKey("old", b"o" * 8, "M", ("S",))])
+    assert store.expire_keys(older_than_s=3600) == []
+    time.sleep(0.05)
+    store.put_keys([DeliverableKey("new", b"n" * 8, "M", ("S",))])
+    assert store.expire_keys(older_than_s=0.04) == ["old"]
+    assert store.count_keys() == 1
+    with pytest.raises(KeyNotFound):
+        store.take_keys(master_sae_id="M", sae_id="S", key_ids=["old"])

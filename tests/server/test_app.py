@@ -255,3 +255,41 @@ def test_settings_refuse_insecure_defaults() -> None:
             dev=True,
             routes={"KME-B": "nolink"},
         )
+
+
+@pytest.mark.anyio
+async def test_housekeeping_imports_key_drops_and_expires(tmp_path: Path) -> None:
+    import asyncio
+    import secrets
+    import time
+    import uuid
+
+    from euroqci.kms.store import DeliverableKey
+    from euroqci.kms.supply import write_key_file
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    settings = _settings(
+        "KME-A",
+        ["SAE-A"],
+        {"SAE-B": "KME-B"},
+        [{"link_id": "A~B", "peer_kme_id": "KME-B", "peer_url": "https://127.0.0.1:1"}],
+        key_drop_dir=str(drop),
+        key_drop_interval_s=0.05,
+        max_key_age_s=0.01,
+        housekeeping_interval_s=0.05,
+    )
+    store = MemoryKeyStore()
+    store.put_keys([DeliverableKey(str(uuid.uuid4()), b"k" * 32, "SAE-B", ("SAE-A",))])
+    app = create_app(settings, store, relay=InProcessRelay())
+    pairs = [(str(uuid.uuid4()), secrets.token_bytes(32)) for _ in range(5)]
+    async with app.router.lifespan_context(app):
+        write_key_file(drop / "batch.json", "A~B", pairs)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (
+            store.pool_status("A~B").total_keys < 5 or store.count_keys()
+        ):
+            await asyncio.sleep(0.02)
+    assert store.pool_status("A~B").total_keys == 5
+    assert store.count_keys() == 0 and app.state.manager.stats["keys_expired"] == 1
+    assert not (drop / "batch.json").exists()

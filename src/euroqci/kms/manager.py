@@ -67,7 +67,8 @@ class KMEProfile:
     ``local_sae_ids`` are the SAEs attached to this KME (``None``: any SAE not in
     ``remote_saes``, for in-process use). ``remote_saes`` maps an SAE ID to its KME ID.
     ``routes`` maps a distant KME ID to the link of the next hop (direct peers need no entry).
-    ``max_key_count`` bounds each link-key pool (keys, both directions).
+    ``max_key_count`` bounds each link-key pool (keys, both directions). Keys not fetched by
+    every slave within ``max_key_age_s`` are deleted by :meth:`KeyManager.expire_keys`.
     """
 
     kme_id: str = "KME"
@@ -81,6 +82,7 @@ class KMEProfile:
     max_keys_per_request: int = 128
     max_key_count: int = 100_000
     max_sae_id_count: int = 8
+    max_key_age_s: float = 86_400.0
 
     def link(self, link_id: str) -> Link:
         """The link with this ID; :class:`ConfigurationError` if there is none."""
@@ -199,6 +201,7 @@ class KeyManager:
                 "link_keys_consumed",
                 "link_keys_discarded",
                 "relay_failures",
+                "keys_expired",
             ],
             0,
         )
@@ -332,6 +335,14 @@ class KeyManager:
         )
         self._count("link_keys_added", accepted)
         return accepted
+
+    def expire_keys(self) -> int:
+        """Delete keys older than ``max_key_age_s`` that a slave never fetched; audit their IDs."""
+        expired = self.store.expire_keys(older_than_s=self.profile.max_key_age_s)
+        if expired:
+            self._count("keys_expired", len(expired))
+            self._audit("expired", sae_id="", role=Role.SLAVE, key_ids=expired)
+        return len(expired)
 
     def pool_status(self, link_id: str) -> PoolStatus:
         """Link keys held for a link."""

@@ -308,6 +308,15 @@ class _SQLKeyStore:
         with self._txn() as cur:
             return int(self._exec(cur, "SELECT COUNT(*) FROM keys").fetchone()[0])
 
+    def expire_keys(self, *, older_than_s: float) -> list[str]:
+        cutoff = time.time() - older_than_s
+        with self._txn() as cur:
+            rows = self._exec(
+                cur, "SELECT key_id FROM keys WHERE created_s < ?", (cutoff,)
+            ).fetchall()
+            self._exec(cur, "DELETE FROM keys WHERE created_s < ?", (cutoff,))
+            return [r[0] for r in rows]
+
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
         with self._all_lock:

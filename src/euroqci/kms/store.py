@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,11 @@ class KeyStore(Protocol):
         """Number of deliverable keys held (not yet fetched by every recipient)."""
         ...
 
+    def expire_keys(self, *, older_than_s: float) -> list[str]:
+        """Delete deliverable keys stored more than ``older_than_s`` seconds ago (never fetched
+        by every slave: e.g. the master's KME failed before answering); return their IDs."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -189,6 +195,7 @@ class MemoryKeyStore:
         self._links: dict[str, OrderedDict[str, LinkKey]] = {}
         # key_id -> (master, material, named, remaining)
         self._keys: dict[str, tuple[str, bytes, tuple[str, ...], tuple[str, ...]]] = {}
+        self._created_s: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"MemoryKeyStore(links={len(self._links)}, keys={len(self._keys)})"
@@ -270,8 +277,10 @@ class MemoryKeyStore:
             self._put(keys)
 
     def _put(self, keys: Sequence[DeliverableKey]) -> None:
+        now = time.time()
         for k in keys:
             self._keys[k.key_id] = (k.master_sae_id, k.material, k.recipients, k.recipients)
+            self._created_s[k.key_id] = now
 
     def take_keys(
         self, *, master_sae_id: str, sae_id: str, key_ids: Sequence[str]
@@ -286,13 +295,21 @@ class MemoryKeyStore:
                 if left:
                     self._keys[key_id] = (master, material, named, left)
                 else:
-                    del self._keys[key_id]
+                    del self._keys[key_id], self._created_s[key_id]
                 out.append((key_id, material))
             return out
 
     def count_keys(self) -> int:
         with self._lock:
             return len(self._keys)
+
+    def expire_keys(self, *, older_than_s: float) -> list[str]:
+        cutoff = time.time() - older_than_s
+        with self._lock:
+            old = [k for k, t in self._created_s.items() if t < cutoff]
+            for k in old:
+                del self._keys[k], self._created_s[k]
+            return old
 
     def close(self) -> None:
         """Nothing to release."""

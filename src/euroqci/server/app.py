@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,19 @@ def _https_relay(settings: KMESettings) -> RelayTransport | None:
     )
 
 
-def _drop_loop(manager: KeyManager, folder: Path, interval_s: float, stop: threading.Event) -> None:
+def _housekeeping(manager: KeyManager, settings: KMESettings, stop: threading.Event) -> None:
+    """Import dropped link-key files and expire stale keys until ``stop`` is set."""
+    next_expiry = 0.0
+    interval_s = settings.key_drop_interval_s if settings.key_drop_dir else 1.0
     while not stop.wait(interval_s):
         try:
-            import_key_drop(manager, folder)
-        except Exception:  # keep importing; the next round retries
-            logger.exception("key drop import failed")
+            if settings.key_drop_dir is not None:
+                import_key_drop(manager, settings.key_drop_dir)
+            if time.monotonic() >= next_expiry:
+                manager.expire_keys()
+                next_expiry = time.monotonic() + settings.housekeeping_interval_s
+        except Exception:  # keep going; the next round retries
+            logger.exception("KME housekeeping failed")
 
 
 def _strip_422(schema: dict[str, Any]) -> dict[str, Any]:
@@ -93,19 +101,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thread = None
-        if settings.key_drop_dir is not None:
-            thread = threading.Thread(
-                target=_drop_loop,
-                args=(manager, settings.key_drop_dir, settings.key_drop_interval_s, stop),
-                name=f"key-drop-{settings.kme_id}",
-                daemon=True,
-            )
-            thread.start()
+        thread = threading.Thread(
+            target=_housekeeping,
+            args=(manager, settings, stop),
+            name=f"housekeeping-{settings.kme_id}",
+            daemon=True,
+        )
+        thread.start()
         yield
         stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
+        thread.join(timeout=5)
         close = getattr(relay, "close", None)
         if close is not None:
             close()

@@ -38,6 +38,7 @@ class KMECollector(Collector):
             ("link_keys_consumed", "Link keys used once (one-time pad and authentication)"),
             ("link_keys_discarded", "Link keys discarded after a failed relay of the peer"),
             ("relay_failures", "Relays that failed (nothing delivered)"),
+            ("keys_expired", "Keys deleted unfetched after max_key_age_s"),
         ):
             yield CounterMetricFamily(f"euroqci_kme_{name}", help_text, value=stats[name])
         stored = GaugeMetricFamily("euroqci_kme_keys_stored", "Keys waiting for slave SAEs")

@@ -56,6 +56,8 @@ class KMESettings(BaseSettings):
     max_keys_per_request: int = Field(default=128, ge=1)
     max_key_count: int = Field(default=100_000, ge=1)
     max_sae_id_count: int = Field(default=8, ge=0)
+    max_key_age_s: float = Field(default=86_400.0, gt=0)
+    housekeeping_interval_s: float = Field(default=60.0, gt=0)
     identity_attribute: IdentityAttribute = IdentityAttribute.COMMON_NAME
     kme_peer_unit: str = "KME"
     audit_log: Path | None = None
@@ -95,6 +97,7 @@ class KMESettings(BaseSettings):
             max_keys_per_request=self.max_keys_per_request,
             max_key_count=self.max_key_count,
             max_sae_id_count=self.max_sae_id_count,
+            max_key_age_s=self.max_key_age_s,
         )
 
 
