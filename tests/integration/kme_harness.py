@@ -46,6 +46,7 @@ class KMEPair:
 
     root: Path
     ports: dict[str, int]
+    store_urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -106,6 +107,26 @@ class KMEPair:
         self.procs.clear()
 
 
+def pools_in_step(pair: KMEPair, *, timeout_s: float = 10.0) -> bool:
+    """Whether both ends of link A~B come to hold the same link keys (each end's outbound pool
+    is the other's inbound pool), waiting for the KMEs' outbox flush."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pools = []
+        for kme in ("KME-A", "KME-B"):
+            store = open_store(pair.store_urls[kme])
+            try:
+                pools.append(store.pool_status("A~B"))
+            finally:
+                store.close()
+        a, b = pools
+        if (a.outbound_keys, a.inbound_keys) == (b.inbound_keys, b.outbound_keys):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+
+
 def make_pair(
     root: Path, *, n_link_keys: int = 4000, store_urls: dict[str, str] | None = None
 ) -> KMEPair:
@@ -114,6 +135,7 @@ def make_pair(
     init_pki(pair.pki, kme_ids=["KME-A", "KME-B"], sae_ids=["SAE-A", "SAE-B", "SAE-C"])
     saes = {"KME-A": ["SAE-A"], "KME-B": ["SAE-B", "SAE-C"]}
     urls = {k: f"sqlite:///{root / k}.db" for k in saes} | (store_urls or {})
+    pair.store_urls = urls
     pairs = [(str(uuid.uuid4()), secrets.token_bytes(32)) for _ in range(n_link_keys)]
     for kme, peer in (("KME-A", "KME-B"), ("KME-B", "KME-A")):
         remote = {s: peer for s in saes[peer]}

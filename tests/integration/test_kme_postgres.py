@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from kme_harness import load, make_pair, redeem_all
+from kme_harness import load, make_pair, pools_in_step, redeem_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -56,5 +56,7 @@ def test_postgres_kme_under_load_and_kill9(tmp_path: Path, postgres_url: str) ->
         assert errors and set(errors) <= {0, 503}
         assert len({k for k, _ in got}) == len(got)
         redeem_all(pair, got)
+        # Link keys burnt by relays cut short are discarded at the peer too (outbox).
+        assert pools_in_step(pair)
     finally:
         pair.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from kme_harness import KMEPair, load, make_pair, redeem_all, sae_client
+from kme_harness import KMEPair, load, make_pair, pools_in_step, redeem_all, sae_client
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +94,8 @@ def test_kill9_during_load_loses_and_repeats_nothing(tmp_path: Path, victim: str
         assert set(errors) <= {0, 503}  # refused connections or 503, never 500
         assert len({k for k, _ in got}) == len(got)
         redeem_all(pair, got)
+        # Link keys burnt by relays cut short are discarded at the peer too (outbox).
+        assert pools_in_step(pair)
     finally:
         pair.stop()
 

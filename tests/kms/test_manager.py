@@ -289,3 +289,37 @@ def test_file_drop_import(tmp_path: Path, chain: dict[str, KeyManager]) -> None:
     )
     with pytest.raises(ConfigurationError, match=r"keys\[0\]"):
         read_key_file(bad)
+
+
+def _in_step(x: KeyManager, y: KeyManager, link: str) -> bool:
+    px, py = x.pool_status(link), y.pool_status(link)
+    return (px.outbound_keys, px.inbound_keys) == (py.inbound_keys, py.outbound_keys)
+
+
+def test_outbox_tells_an_unreachable_peer_to_discard_later(chain: dict[str, KeyManager]) -> None:
+    a, t = chain["A"], chain["T"]
+    relay = a.relay
+    assert isinstance(relay, InProcessRelay)
+    a.get_enc_keys("SAE-B", master_sae_id="SAE-A")
+    assert len(a.store.outbox()) == 1  # acknowledged, cleared lazily
+    assert a.flush_outbox() == 0 and a.store.outbox() == []
+    with relay._lock:
+        del relay._managers["KME-T"]  # T goes down
+    with pytest.raises(RelayError):
+        a.get_enc_keys("SAE-B", master_sae_id="SAE-A")
+    assert not _in_step(a, t, "A~T")  # T still holds copies of the link keys A burnt
+    assert a.flush_outbox() == 0 and len(a.store.outbox()) == 1  # T still down: kept
+    relay.attach(t)
+    assert a.flush_outbox() == 1 and a.store.outbox() == []
+    assert _in_step(a, t, "A~T")
+
+
+def test_outbox_survives_a_crash_between_consumption_and_sending(
+    chain: dict[str, KeyManager],
+) -> None:
+    a, t = chain["A"], chain["T"]
+    # What a crash leaves behind: link keys consumed with their outbox entry, nothing sent.
+    a.store.take_link_keys("A~T", n_bytes=64, outbox_id="crashed")
+    restarted = KeyManager(a.store, profile=a.profile, relay=a.relay)
+    assert restarted.flush_outbox() == 1
+    assert _in_step(a, t, "A~T")

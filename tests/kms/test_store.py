@@ -135,7 +135,8 @@ def test_sqlite_migrates_an_old_schema(tmp_path: Path) -> None:
     )
     old.close()
     new = SQLiteKeyStore(tmp_path / "kme.db")
-    assert new.schema_version() == SCHEMA_VERSION == 2
+    assert new.schema_version() == SCHEMA_VERSION == 3
+    assert new.outbox() == []
     assert new.pool_status("L").outbound_keys == 1
     columns = [r[1] for r in new._conn().execute("PRAGMA table_info(keys)")]
     assert "created_s" in columns
@@ -208,3 +209,14 @@ def test_expire_keys(store: KeyStore) -> None:
     assert store.count_keys() == 1
     with pytest.raises(KeyNotFound):
         store.take_keys(master_sae_id="M", sae_id="S", key_ids=["old"])
+
+
+def test_relay_outbox(store: KeyStore) -> None:
+    store.add_link_keys("A~B", _keys(4), max_pool_keys=100)
+    store.take_link_keys("A~B", n_bytes=64, outbox_id="o1")
+    store.take_link_keys("A~B", n_bytes=32)
+    assert store.outbox() == [("o1", "A~B", ["k0", "k1"])]
+    with pytest.raises(InsufficientKeyMaterial):  # nothing recorded when nothing is taken
+        store.take_link_keys("A~B", n_bytes=64, outbox_id="o2")
+    store.clear_outbox(["o1", "unknown"])
+    assert store.outbox() == []

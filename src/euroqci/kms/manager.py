@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from euroqci.errors import (
     ConfigurationError,
@@ -192,6 +192,9 @@ class KeyManager:
         self.relay = relay
         self.audit = audit or logging.getLogger("euroqci.audit")
         self._stats_lock = threading.Lock()
+        self._outbox_lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._acknowledged: list[str] = []
         self.stats: dict[str, int] = dict.fromkeys(
             [
                 "keys_delivered_master",
@@ -414,38 +417,78 @@ class KeyManager:
             raise RelayError(f"{self.profile.kme_id} has no relay transport to other KMEs")
         link = self.profile.next_hop(destination_kme_id)
         n_bytes = len(materials) * size_bits // 8 + AUTH_KEY_BYTES
-        link_keys = self.store.take_link_keys(link.link_id, n_bytes=n_bytes)
-        self._count("link_keys_consumed", len(link_keys))
-        message = seal_message(
-            materials,
-            link_keys,
-            batch_id=batch_id,
-            origin_kme_id=hops[0] if hops else self.profile.kme_id,
-            destination_kme_id=destination_kme_id,
-            master_sae_id=master_sae_id,
-            slave_sae_ids=slaves,
-            key_ids=key_ids,
-            size_bits=size_bits,
-            link_id=link.link_id,
-            hops=(*hops, self.profile.kme_id),
+        # The outbox entry is written with the consumption: if this relay does not complete,
+        # even across a crash, the peer is told to discard its copies (flush_outbox).
+        outbox_id = str(uuid.uuid4())
+        with self._outbox_lock:
+            self._in_flight.add(outbox_id)
+        try:
+            link_keys = self.store.take_link_keys(
+                link.link_id, n_bytes=n_bytes, outbox_id=outbox_id
+            )
+            self._count("link_keys_consumed", len(link_keys))
+            message = seal_message(
+                materials, link_keys, batch_id=batch_id,
+                origin_kme_id=hops[0] if hops else self.profile.kme_id,
+                destination_kme_id=destination_kme_id, master_sae_id=master_sae_id,
+                slave_sae_ids=slaves, key_ids=key_ids, size_bits=size_bits,
+                link_id=link.link_id, hops=(*hops, self.profile.kme_id),
+            )  # fmt: skip
+            try:
+                self.relay.send(link.peer_kme_id, message)
+            except Exception as exc:
+                self._relay_failed(exc, link, message, outbox_id)
+            with self._outbox_lock:
+                self._acknowledged.append(outbox_id)
+        finally:
+            with self._outbox_lock:
+                self._in_flight.discard(outbox_id)
+        self._count("keys_relayed", len(key_ids))
+
+    def _relay_failed(
+        self, exc: Exception, link: Link, message: RelayMessage, outbox_id: str
+    ) -> NoReturn:
+        self._count("relay_failures", 1)
+        logger.warning(
+            "relay %s to %s failed: %s", message.batch_id, link.peer_kme_id, type(exc).__name__
         )
         try:
-            self.relay.send(link.peer_kme_id, message)
-        except Exception as exc:
-            self._count("relay_failures", 1)
-            logger.warning(
-                "relay %s to %s failed: %s", batch_id, link.peer_kme_id, type(exc).__name__
-            )
-            try:
+            if self.relay is not None:
                 self.relay.discard(link.peer_kme_id, link.link_id, message.link_key_ids)
-            except Exception:  # best effort: the peer may be down; its copies are never used
-                logger.warning("discard of link keys at %s failed", link.peer_kme_id)
-            if isinstance(exc, RelayError):
-                raise
-            raise RelayError(
-                f"relay to {link.peer_kme_id} failed ({type(exc).__name__}); nothing delivered"
-            ) from None
-        self._count("keys_relayed", len(key_ids))
+        except Exception:  # the peer may be down: the outbox entry stays, flush_outbox retries
+            logger.warning("discard of link keys at %s failed; will retry", link.peer_kme_id)
+        else:
+            with self._outbox_lock:
+                self._acknowledged.append(outbox_id)
+        if isinstance(exc, RelayError):
+            raise exc
+        raise RelayError(
+            f"relay to {link.peer_kme_id} failed ({type(exc).__name__}); nothing delivered"
+        ) from None
+
+    def flush_outbox(self) -> int:
+        """Housekeeping: forget acknowledged relays, and ask peers to discard the link keys of
+        relays that did not complete (also those cut short by a crash). Returns the number of
+        discards sent."""
+        with self._outbox_lock:
+            acknowledged, self._acknowledged = self._acknowledged, []
+            in_flight = set(self._in_flight)
+        if acknowledged:
+            self.store.clear_outbox(acknowledged)
+        sent = []
+        for outbox_id, link_id, key_ids in self.store.outbox():
+            if outbox_id in in_flight or self.relay is None:
+                continue
+            link = self.profile.link(link_id)
+            try:
+                self.relay.discard(link.peer_kme_id, link_id, key_ids)
+            except Exception:
+                logger.info("discard at %s still failing; will retry", link.peer_kme_id)
+                continue
+            sent.append(outbox_id)
+        if sent:
+            self.store.clear_outbox(sent)
+        return len(sent)
 
     # -- checks and bookkeeping -----------------------------------------------------------------
     def _check_local(self, sae_id: str) -> None:

@@ -68,6 +68,17 @@ MIGRATIONS: list[tuple[list[str], list[str]]] = [
             "ALTER TABLE keys ADD COLUMN created_s DOUBLE PRECISION NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        # v3: relay outbox: link keys spent on a relay not yet acknowledged by the peer.
+        [
+            "CREATE TABLE relay_outbox (outbox_id TEXT PRIMARY KEY, link_id TEXT NOT NULL,"
+            " link_key_ids TEXT NOT NULL, created_s REAL NOT NULL)",
+        ],
+        [
+            "CREATE TABLE relay_outbox (outbox_id TEXT PRIMARY KEY, link_id TEXT NOT NULL,"
+            " link_key_ids TEXT NOT NULL, created_s DOUBLE PRECISION NOT NULL)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -162,7 +173,9 @@ class _SQLKeyStore:
                 accepted += max(cur.rowcount, 0)
             return accepted
 
-    def take_link_keys(self, link_id: str, *, n_bytes: int) -> list[LinkKey]:
+    def take_link_keys(
+        self, link_id: str, *, n_bytes: int, outbox_id: str | None = None
+    ) -> list[LinkKey]:
         lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
         with self._txn() as cur:
             chosen: list[LinkKey] = []
@@ -190,7 +203,28 @@ class _SQLKeyStore:
                 mean = max(total // len(chosen), 1)
                 page = min(max(-(-(n_bytes - total) // mean), 1), _PAGE)
             self._delete_link_keys(cur, link_id, [k.key_id for k in chosen])
+            if outbox_id is not None:
+                self._exec(
+                    cur,
+                    "INSERT INTO relay_outbox (outbox_id, link_id, link_key_ids, created_s)"
+                    " VALUES (?, ?, ?, ?)",
+                    (outbox_id, link_id, json.dumps([k.key_id for k in chosen]), time.time()),
+                )
             return chosen
+
+    def outbox(self) -> list[tuple[str, str, list[str]]]:
+        with self._txn() as cur:
+            rows = self._exec(
+                cur, "SELECT outbox_id, link_id, link_key_ids FROM relay_outbox ORDER BY created_s"
+            ).fetchall()
+        return [(o, link, json.loads(ids)) for o, link, ids in rows]
+
+    def clear_outbox(self, outbox_ids: Sequence[str]) -> None:
+        with self._txn() as cur:
+            for start in range(0, len(outbox_ids), 500):
+                part = list(outbox_ids[start : start + 500])
+                marks = ", ".join("?" * len(part))
+                self._exec(cur, f"DELETE FROM relay_outbox WHERE outbox_id IN ({marks})", part)
 
     def take_named_link_keys(
         self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None

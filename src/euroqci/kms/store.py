@@ -99,9 +99,24 @@ class KeyStore(Protocol):
         accepted (keys over the limit and IDs already held are dropped)."""
         ...
 
-    def take_link_keys(self, link_id: str, *, n_bytes: int) -> list[LinkKey]:
+    def take_link_keys(
+        self, link_id: str, *, n_bytes: int, outbox_id: str | None = None
+    ) -> list[LinkKey]:
         """Remove and return the oldest outbound keys of the link holding at least ``n_bytes``;
-        raise :class:`InsufficientKeyMaterial` (and remove nothing) when the pool is short."""
+        raise :class:`InsufficientKeyMaterial` (and remove nothing) when the pool is short.
+
+        With ``outbox_id``, the IDs taken are also recorded in the relay outbox in the same
+        transaction, so that the peer can be told to discard its copies if the relay does not
+        complete, even after a crash.
+        """
+        ...
+
+    def outbox(self) -> list[tuple[str, str, list[str]]]:
+        """Relay outbox entries: ``(outbox_id, link_id, link_key_ids)``."""
+        ...
+
+    def clear_outbox(self, outbox_ids: Sequence[str]) -> None:
+        """Delete outbox entries (relay acknowledged, or peer told to discard)."""
         ...
 
     def take_named_link_keys(
@@ -196,6 +211,7 @@ class MemoryKeyStore:
         # key_id -> (master, material, named, remaining)
         self._keys: dict[str, tuple[str, bytes, tuple[str, ...], tuple[str, ...]]] = {}
         self._created_s: dict[str, float] = {}
+        self._outbox: dict[str, tuple[str, list[str]]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryKeyStore(links={len(self._links)}, keys={len(self._keys)})"
@@ -213,7 +229,9 @@ class MemoryKeyStore:
                 accepted += 1
             return accepted
 
-    def take_link_keys(self, link_id: str, *, n_bytes: int) -> list[LinkKey]:
+    def take_link_keys(
+        self, link_id: str, *, n_bytes: int, outbox_id: str | None = None
+    ) -> list[LinkKey]:
         with self._lock:
             pool = self._links.get(link_id, OrderedDict())
             chosen: list[LinkKey] = []
@@ -230,7 +248,18 @@ class MemoryKeyStore:
                 )
             for key in chosen:
                 del pool[key.key_id]
+            if outbox_id is not None:
+                self._outbox[outbox_id] = (link_id, [k.key_id for k in chosen])
             return chosen
+
+    def outbox(self) -> list[tuple[str, str, list[str]]]:
+        with self._lock:
+            return [(o, link, list(ids)) for o, (link, ids) in self._outbox.items()]
+
+    def clear_outbox(self, outbox_ids: Sequence[str]) -> None:
+        with self._lock:
+            for o in outbox_ids:
+                self._outbox.pop(o, None)
 
     def take_named_link_keys(
         self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None

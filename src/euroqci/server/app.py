@@ -61,13 +61,15 @@ def _https_relay(settings: KMESettings) -> RelayTransport | None:
 
 
 def _housekeeping(manager: KeyManager, settings: KMESettings, stop: threading.Event) -> None:
-    """Import dropped link-key files and expire stale keys until ``stop`` is set."""
+    """Import dropped link-key files, flush the relay outbox and expire stale keys until
+    ``stop`` is set."""
     next_expiry = 0.0
     interval_s = settings.key_drop_interval_s if settings.key_drop_dir else 1.0
     while not stop.wait(interval_s):
         try:
             if settings.key_drop_dir is not None:
                 import_key_drop(manager, settings.key_drop_dir)
+            manager.flush_outbox()
             if time.monotonic() >= next_expiry:
                 manager.expire_keys()
                 next_expiry = time.monotonic() + settings.housekeeping_interval_s
