@@ -426,38 +426,49 @@ class SQLiteKeyStore(_SQLKeyStore):
 class PostgresKeyStore(_SQLKeyStore):
     """A key store in PostgreSQL (psycopg 3), for sites with a shared, replicated database.
 
-    ``dsn`` is a libpq connection string or URL. Each thread keeps one connection.
+    ``dsn`` is a libpq connection string or URL. Connections come from a bounded pool
+    (psycopg_pool) of at most ``max_connections``, so that many request threads share a few
+    server connections.
     """
 
     _postgres = True
 
-    def __init__(self, dsn: str, *, target_version: int = SCHEMA_VERSION) -> None:
-        self._dsn = dsn
+    def __init__(
+        self, dsn: str, *, target_version: int = SCHEMA_VERSION, max_connections: int = 8
+    ) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            open=False,
+            timeout=30.0,
+        )
+        try:
+            self._pool.open(wait=True, timeout=30.0)
+        except Exception as exc:  # PoolTimeout and connection errors, without the DSN
+            self._pool.close()
+            raise KeyStoreError(
+                f"key data access error: cannot connect ({type(exc).__name__})"
+            ) from None
         super().__init__(target_version=target_version)
 
     def __repr__(self) -> str:
         return "PostgresKeyStore(<dsn hidden>)"
 
-    def _open(self) -> Any:
-        import psycopg
-
-        try:
-            return psycopg.connect(self._dsn, autocommit=True)
-        except psycopg.Error as exc:
-            raise KeyStoreError(f"key data access error: cannot connect ({exc.sqlstate})") from None
-
     @contextlib.contextmanager
     def _txn(self) -> Iterator[Any]:
         import psycopg
+        from psycopg_pool import PoolTimeout
 
-        conn = self._conn()
-        if conn.closed or conn.broken:
-            with self._all_lock:
-                self._all = [c for c in self._all if c is not conn]
-            self._local.conn = None
-            conn = self._conn()
         try:
-            with conn.transaction(), conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
-        except psycopg.Error as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
             raise KeyStoreError(f"key data access error: {type(exc).__name__}") from None
+
+    def close(self) -> None:
+        """Close the pool and its connections."""
+        self._pool.close()
