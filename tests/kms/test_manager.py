@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from euroqci.errors import (
 )
 from euroqci.kms import InProcessRelay, KeyManager, KMEProfile, Link, MemoryKeyStore
 from euroqci.kms.relay import open_message, seal_message
-from euroqci.kms.store import LinkKey
+from euroqci.kms.store import KeyStore, LinkKey
 from euroqci.kms.supply import import_key_drop, read_key_file, write_key_file
 
 SAES = {"SAE-A": "KME-A", "SAE-A2": "KME-A", "SAE-B": "KME-B", "SAE-C": "KME-B", "SAE-T": "KME-T"}
@@ -47,19 +48,23 @@ def supply(managers: list[KeyManager], link_id: str, n: int, size: int = 32) -> 
 @pytest.fixture
 def chain() -> dict[str, KeyManager]:
     """A - T - B joined by two QKD links; A reaches B through the trusted node T."""
+    return make_chain(lambda name: MemoryKeyStore())
+
+
+def make_chain(make_store: Callable[[str], KeyStore]) -> dict[str, KeyManager]:
     relay = InProcessRelay()
     a = KeyManager(
-        MemoryKeyStore(),
+        make_store("A"),
         profile=_profile("KME-A", [Link("A~T", "KME-T")], {"KME-B": "A~T"}),
         relay=relay,
     )
     t = KeyManager(
-        MemoryKeyStore(),
+        make_store("T"),
         profile=_profile("KME-T", [Link("A~T", "KME-A"), Link("T~B", "KME-B")], {}),
         relay=relay,
     )
     b = KeyManager(
-        MemoryKeyStore(),
+        make_store("B"),
         profile=_profile("KME-B", [Link("T~B", "KME-T")], {"KME-A": "T~B"}),
         relay=relay,
     )
@@ -323,3 +328,43 @@ def test_outbox_survives_a_crash_between_consumption_and_sending(
     restarted = KeyManager(a.store, profile=a.profile, relay=a.relay)
     assert restarted.flush_outbox() == 1
     assert _in_step(a, t, "A~T")
+
+
+def test_outbox_flush_never_discards_a_relay_in_flight(tmp_path: Path) -> None:
+    import threading
+
+    from euroqci.kms.sqlstore import SQLiteKeyStore
+
+    chain = make_chain(lambda name: SQLiteKeyStore(tmp_path / f"{name}.db"))
+    a, t, b = chain["A"], chain["T"], chain["B"]
+    supply([a, t], "A~T", 1500)
+    supply([t, b], "T~B", 1500)
+    stop = threading.Event()
+    failures: list[Exception] = []
+
+    def flusher() -> None:
+        while not stop.is_set():
+            for m in (a, t):
+                m.flush_outbox()
+
+    def master() -> None:
+        for _ in range(40):
+            try:
+                a.get_enc_keys("SAE-B", master_sae_id="SAE-A")
+            except RelayError as exc:
+                failures.append(exc)
+
+    background = threading.Thread(target=flusher)
+    background.start()
+    workers = [threading.Thread(target=master) for _ in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop.set()
+    background.join()
+    assert failures == []
+    a.flush_outbox()
+    t.flush_outbox()
+    assert a.store.outbox() == [] and t.store.outbox() == []
+    assert _in_step(a, t, "A~T") and _in_step(t, b, "T~B")

@@ -470,14 +470,20 @@ class KeyManager:
         """Housekeeping: forget acknowledged relays, and ask peers to discard the link keys of
         relays that did not complete (also those cut short by a crash). Returns the number of
         discards sent."""
+        # Read the outbox before looking at what is in flight: an entry is committed only after
+        # its ID joined _in_flight, so an entry read here that is no longer in flight has
+        # finished (acknowledged, or failed). Read the other way round, a relay starting in
+        # between would look abandoned and its link keys would be discarded under it.
+        entries = self.store.outbox()
         with self._outbox_lock:
             acknowledged, self._acknowledged = self._acknowledged, []
             in_flight = set(self._in_flight)
         if acknowledged:
             self.store.clear_outbox(acknowledged)
+        done = set(acknowledged)
         sent = []
-        for outbox_id, link_id, key_ids in self.store.outbox():
-            if outbox_id in in_flight or self.relay is None:
+        for outbox_id, link_id, key_ids in entries:
+            if outbox_id in in_flight or outbox_id in done or self.relay is None:
                 continue
             link = self.profile.link(link_id)
             try:
