@@ -31,6 +31,7 @@ from euroqci.errors import (
     SAENotAuthorized,
     UnsupportedExtension,
 )
+from euroqci.kms.batching import RelayBatcher
 from euroqci.kms.relay import (
     AUTH_KEY_BYTES,
     RelayMessage,
@@ -195,11 +196,13 @@ class KeyManager:
         self._outbox_lock = threading.Lock()
         self._in_flight: set[str] = set()
         self._acknowledged: list[str] = []
+        self._batcher = RelayBatcher()
         self.stats: dict[str, int] = dict.fromkeys(
             [
                 "keys_delivered_master",
                 "keys_delivered_slave",
                 "keys_relayed",
+                "relay_messages",
                 "link_keys_added",
                 "link_keys_consumed",
                 "link_keys_discarded",
@@ -274,11 +277,10 @@ class KeyManager:
         by_kme: dict[str, list[str]] = {}
         for sae in slaves:
             by_kme.setdefault(self._kme_of(sae, field_name="slave_SAE_ID"), []).append(sae)
-        batch_id = str(uuid.uuid4())
         # Remote slaves first: if a relay fails, no local copy is left behind.
         for kme_id, saes in by_kme.items():
             if kme_id != self.profile.kme_id:
-                self._send(kme_id, materials, key_ids, master_sae_id, saes, size_bits, batch_id)
+                self._relay_to(kme_id, materials, key_ids, master_sae_id, saes, size_bits)
         local = by_kme.get(self.profile.kme_id)
         if local:
             self.store.put_keys(
@@ -402,6 +404,24 @@ class KeyManager:
             key_ids=list(message.key_ids), slaves=list(recipients),
         )  # fmt: skip
 
+    def _relay_to(
+        self,
+        kme_id: str,
+        materials: Sequence[bytes],
+        key_ids: Sequence[str],
+        master_sae_id: str,
+        slaves: Sequence[str],
+        size_bits: int,
+    ) -> None:
+        """Relay keys from their origin; concurrent relays of the same shape share a message."""
+
+        def send(batch_materials: list[bytes], batch_key_ids: list[str]) -> None:
+            self._send(kme_id, batch_materials, batch_key_ids, master_sae_id, slaves, size_bits,
+                       str(uuid.uuid4()))  # fmt: skip
+
+        shape = (kme_id, master_sae_id, tuple(slaves), size_bits)
+        self._batcher.submit(shape, materials, key_ids, send)
+
     def _send(
         self,
         destination_kme_id: str,
@@ -444,6 +464,7 @@ class KeyManager:
             with self._outbox_lock:
                 self._in_flight.discard(outbox_id)
         self._count("keys_relayed", len(key_ids))
+        self._count("relay_messages", 1)
 
     def _relay_failed(
         self, exc: Exception, link: Link, message: RelayMessage, outbox_id: str

@@ -34,6 +34,7 @@ class KMECollector(Collector):
         yield delivered
         for name, help_text in (
             ("keys_relayed", "Keys sent on to a neighbouring KME"),
+            ("relay_messages", "Relay messages sent (concurrent requests share one)"),
             ("link_keys_added", "Link keys accepted from key supply"),
             ("link_keys_consumed", "Link keys used once (one-time pad and authentication)"),
             ("link_keys_discarded", "Link keys discarded after a failed relay of the peer"),
