@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from euroqci.kms.manager import outbound_for  # noqa: E402
+from euroqci.kms.profile import outbound_for  # noqa: E402
 from euroqci.kms.sqlstore import SQLiteKeyStore  # noqa: E402
 from euroqci.kms.store import LinkKey  # noqa: E402
 from euroqci.server.demo import chain_configs  # noqa: E402

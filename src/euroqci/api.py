@@ -20,7 +20,8 @@ from euroqci.errors import (
     SAENotAuthorized,
     UnsupportedExtension,
 )
-from euroqci.kms.manager import KeyManager, KMEProfile
+from euroqci.kms.manager import KeyManager
+from euroqci.kms.profile import KMEProfile
 from euroqci.kms.store import MemoryKeyStore, open_store
 from euroqci.physics.channels import FibreChannel, FixedLossChannel, SlottedChannel
 from euroqci.physics.detectors import Detector

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from euroqci.kms.manager import outbound_for
+from euroqci.kms.profile import outbound_for
 from euroqci.kms.store import LinkKey, open_store
 from euroqci.server.pki import init_pki
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from euroqci.kms.manager import Key, KeyManager, KMEProfile, Link, Role, Status
+from euroqci.kms.manager import KeyManager
+from euroqci.kms.profile import Key, KMEProfile, Link, Role, Status
 from euroqci.kms.relay import InProcessRelay, RelayMessage, RelayTransport
 from euroqci.kms.store import (
     DeliverableKey,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from euroqci.kms.manager import Key, Status
+from euroqci.kms.profile import Key, Status
 from euroqci.kms.relay import RelayMessage
 
 __all__ = [

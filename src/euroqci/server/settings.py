@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from euroqci.errors import ConfigurationError
-from euroqci.kms.manager import KMEProfile, Link
+from euroqci.kms.profile import KMEProfile, Link
 
 __all__ = ["IdentityAttribute", "KMESettings", "LinkSettings", "load_settings"]
 
