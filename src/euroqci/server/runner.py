@@ -48,6 +48,9 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+        # Bounded so that KMEs served by one process cannot take every worker thread while
+        # they wait for each other's relay answers (see serve_many).
+        limit_concurrency=settings.max_concurrent_requests,
     )
 
 
@@ -67,6 +70,14 @@ def serve_many(
             server.should_exit = True
 
     async def main() -> None:
+        # Sync routes run on anyio's worker threads, shared by every KME in this process. A
+        # relay through KMEs of the same process holds a thread at each hop, so there must be
+        # more threads than all of them can hold at once.
+        import anyio.to_thread
+
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        needed = sum(s.max_concurrent_requests for s in settings) + 8
+        limiter.total_tokens = max(limiter.total_tokens, needed)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -64,6 +64,7 @@ class KMESettings(BaseSettings):
     key_drop_dir: Path | None = None
     key_drop_interval_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
     dev: bool = False
 
     @model_validator(mode="after")
