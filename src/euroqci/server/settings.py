@@ -45,7 +45,7 @@ class KMESettings(BaseSettings):
     cert_file: Path
     key_file: Path
     ca_file: Path
-    store: str = "sqlite:///kme.db"
+    store: str = Field(default="sqlite:///kme.db", repr=False)  # a DSN may hold a password
     saes: list[str] = Field(default_factory=list)
     remote_saes: dict[str, str] = Field(default_factory=dict)
     links: list[LinkSettings] = Field(default_factory=list)
