@@ -127,3 +127,29 @@ def test_hostile_input_gets_400_or_401(
             **kwargs,
         )  # type: ignore[arg-type]
     assert r.status_code in (400, 401), r.text
+
+
+def test_relay_client_checks_the_peer_kme_in_the_handshake(kme_pair: KMEPair) -> None:
+    from euroqci.errors import RelayError
+    from euroqci.server.transport import HttpsRelay
+
+    pki = kme_pair.pki
+
+    def relay_to(peer: str) -> HttpsRelay:
+        return HttpsRelay(
+            {peer: kme_pair.url("KME-B")},
+            ca_file=pki / "ca.pem",
+            cert_file=pki / "kme" / "KME-A.pem",
+            key_file=pki / "kme" / "KME-A-key.pem",
+        )
+
+    right, wrong = relay_to("KME-B"), relay_to("KME-X")
+    try:
+        right.discard("KME-B", "A~B", [])  # the right KME: accepted
+        # The server at that URL is KME-B, not KME-X: refused in the TLS handshake, before
+        # any request is sent.
+        with pytest.raises(RelayError, match="unreachable"):
+            wrong.discard("KME-X", "A~B", [])
+    finally:
+        right.close()
+        wrong.close()

@@ -3,7 +3,7 @@
 ``euroqci pki init DIR --kme KME-A --sae SAE-A`` writes::
 
     DIR/ca.pem  DIR/ca-key.pem
-    DIR/kme/KME-A.pem  DIR/kme/KME-A-key.pem     CN=KME-A, OU=KME, SAN 127.0.0.1 and localhost
+    DIR/kme/KME-A.pem  DIR/kme/KME-A-key.pem     CN=KME-A, OU=KME, SAN 127.0.0.1, localhost, KME-A
     DIR/sae/SAE-A.pem  DIR/sae/SAE-A-key.pem     CN=SAE-A, OU=SAE, client authentication only
 
 Keys are ECDSA P-256, private keys are written with mode 0600. Production brings its own PKI.
@@ -137,7 +137,9 @@ def init_pki(
                 )
             )
             if role == "kme":
-                builder = builder.add_extension(x509.SubjectAlternativeName(sans), False)
+                # The KME ID as a DNS name too: peers verify it in the TLS handshake (SNI).
+                names_here = [*sans, x509.DNSName(entity)]
+                builder = builder.add_extension(x509.SubjectAlternativeName(names_here), False)
             cert = builder.sign(ca_key, hashes.SHA256())
             cert_path = directory / role / f"{entity}.pem"
             key_path = directory / role / f"{entity}-key.pem"

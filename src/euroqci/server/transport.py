@@ -1,8 +1,10 @@
 """The relay transport between KMEs: HTTPS with mutual TLS (httpx), one client per KME.
 
-Each KME presents its own certificate (organizational unit ``KME``) and checks the peer's: the
-TLS handshake verifies it against the CA, and :meth:`HttpsRelay.send` checks that its common
-name is the KME the link leads to, so a message never goes to the wrong node.
+Each KME presents its own certificate (organizational unit ``KME``) and checks the peer's in the
+TLS handshake, before any byte is sent: the certificate must chain to the CA and name the KME the
+link leads to as a DNS name (the connection asks for it by SNI), and its common name must be that
+KME ID too. KME certificates therefore carry their KME ID as a DNS subject alternative name
+(``euroqci pki init`` does this).
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ class HttpsRelay:
         if url is None:
             raise RelayError(f"no URL for KME {peer_kme_id!r}")
         try:
-            response = self._client().post(url.rstrip("/") + path, json=body)
+            response = self._client().post(
+                url.rstrip("/") + path, json=body, extensions={"sni_hostname": peer_kme_id}
+            )
         except httpx.HTTPError as exc:
             raise RelayError(f"KME {peer_kme_id} unreachable ({type(exc).__name__})") from None
         stream = response.extensions.get("network_stream")
