@@ -389,7 +389,11 @@ class SQLiteKeyStore(_SQLKeyStore):
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the write lock is taken
         # before the first read of a transaction and two writers never read the same pool rows.
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        # check_same_thread=False only so that close() may close every thread's connection;
+        # each connection is used by the one thread that opened it (thread-local).
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
