@@ -49,9 +49,10 @@ def test_supply_then_status(tmp_path: Path) -> None:
     drops = [tmp_path / "drop-a", tmp_path / "drop-b"]
     for d in drops:
         d.mkdir()
-    args = ["kme", "supply", "--link-id", "A~B", "--keys", "10"]
+    args = ["kme", "supply", "--link-id", "A~B", "--keys", "10", "--json"]
     result = runner.invoke(app, [*args, "--drop", str(drops[0]), "--drop", str(drops[1])])
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["keys"] == 10
     files = [sorted(d.glob("*.json")) for d in drops]
     assert len(files[0]) == 1 and files[0][0].read_text() == files[1][0].read_text()
 

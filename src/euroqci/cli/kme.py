@@ -104,6 +104,7 @@ def kme_supply(
     key_size_bits: Annotated[
         int, typer.Option("--key-size-bits", help="Link key size in bits.")
     ] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Emulate a QKD link: write the same new link keys into both ends' key drop folders."""
     import uuid
@@ -120,7 +121,10 @@ def kme_supply(
         if not folder.is_dir():
             raise ConfigurationError(f"--drop: {folder} is not a folder")
         write_key_file(folder / name, link_id, pairs)
-    typer.echo(f"{keys} link keys for {link_id} written to {len(drop)} drop folders")
+    if as_json:
+        print_json({"link_id": link_id, "keys": keys, "files": [str(d / name) for d in drop]})
+    else:
+        typer.echo(f"{keys} link keys for {link_id} written to {len(drop)} drop folders")
 
 
 @kme_app.command("demo")
