@@ -50,7 +50,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[str,
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 20
     while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     yield f"https://127.0.0.1:{port}", ca
     srv.should_exit = True
