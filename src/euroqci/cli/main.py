@@ -48,6 +48,11 @@ def _register() -> None:
         app.command(name)(fn)
     app.add_typer(network.scenario_app)
 
+    from euroqci.cli.kme import kme_app, pki_app
+
+    app.add_typer(pki_app, name="pki")
+    app.add_typer(kme_app, name="kme")
+
 
 _register()
 
