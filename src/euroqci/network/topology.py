@@ -324,9 +324,7 @@ def build_topology(
     )
 
 
-def _check_extra(
-    known: Mapping[str, Site], n_sites: int, extra_links: Sequence[ExtraLink]
-) -> None:
+def _check_extra(known: Mapping[str, Site], n_sites: int, extra_links: Sequence[ExtraLink]) -> None:
     if len(known) != n_sites:
         raise ConfigurationError(
             "extra_sites: site ids must be unique and differ from the scenario's",

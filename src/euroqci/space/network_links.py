@@ -42,7 +42,9 @@ from euroqci.space.planning import (
     average_key_rate_bps,
     relay_pair_bits_per_day,
 )
-from euroqci.space.statistics import station_pass_keys
+from euroqci.space.spec import SpaceScenario
+from euroqci.space.spec import builtin_scenario as builtin_space_scenario
+from euroqci.space.statistics import PassKeyTable, station_pass_keys
 
 __all__ = [
     "PassBurst",
@@ -51,6 +53,7 @@ __all__ = [
     "add_ground_stations",
     "ground_stations_of",
     "satellite_links",
+    "space_scenario_from_network",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,7 +103,7 @@ class SatelliteLink:
             kind="satellite",
             details={
                 "cloud_probability": self.cloud_probability,
-                "n_passes": len(self.bursts),
+                "n_bursts": len(self.bursts),
                 "clear_sky_bits": float(sum(b.bits for b in self.bursts)),
             },
         )
@@ -295,7 +298,7 @@ def satellite_links(
     stations = ground_stations_of(scenario)
     if not stations:
         raise ConfigurationError(
-            "scenario: no ground_station site; add sites with kind = \"ground_station\"",
+            'scenario: no ground_station site; add sites with kind = "ground_station"',
             field="sites",
         )
     if not (math.isfinite(days) and 0 < days <= 3660):
@@ -317,12 +320,7 @@ def satellite_links(
             satellite=node.id,
             secret_key_rate_bps=average_key_rate_bps(tables[st.station_id], st, days=days),
             cloud_probability=st.effective_cloud_probability,
-            bursts=tuple(
-                PassBurst(start=p.rise, end=p.set, bits=float(bits))
-                for p, bits in zip(tables[st.station_id].passes,
-                                   tables[st.station_id].secret_bits, strict=True)
-                if bits > 0
-            ),  # fmt: skip
+            bursts=_bursts(tables[st.station_id]),
         )
         for st in stations
     )
@@ -339,6 +337,15 @@ def satellite_links(
         links=links,
         pair_rates_bps={pair: bits / _DAY_S for pair, bits in per_day.items()},
         storage_bits=storage_bits,
+    )
+
+
+def _bursts(table: PassKeyTable) -> tuple[PassBurst, ...]:
+    """One burst per pass that gives key: rise, set and clear-sky secret bits."""
+    return tuple(
+        PassBurst(start=p.rise, end=p.set, bits=float(bits))
+        for p, bits in zip(table.passes, table.secret_bits, strict=True)
+        if bits > 0
     )
 
 
@@ -360,3 +367,15 @@ def _satellite_node(
         kind=SiteKind.TRUSTED_NODE,
         notes="QKD satellite, trusted relay; position nominal (mean of its stations)",
     )
+
+
+def space_scenario_from_network(scenario: Scenario, *, start: datetime) -> SpaceScenario:
+    """A space scenario from a network scenario's ``ground_station`` sites, with the satellite,
+    optics and system of the built-in space scenario (``euroqci space-plan --builtin eu``)."""
+    stations = ground_stations_of(scenario)
+    if not stations:
+        raise ConfigurationError(
+            f'scenario {scenario.name!r}: no site with kind = "ground_station" to plan',
+            field="sites",
+        )
+    return replace(builtin_space_scenario("eu", start=start), stations=stations)
