@@ -204,8 +204,8 @@ def _print_satellite(section: dict[str, Any]) -> None:
     )
     for link in section["links"]:
         typer.echo(
-            f"  {link['a']:<20}{link['n_bursts']:>4} passes with key  cloud {link['cloud_probability']:.2f}"
-            f"  {link['secret_key_rate_bps']:.4g} bit/s average"
+            f"  {link['a']:<20}{link['n_bursts']:>4} passes with key, cloud probability "
+            f"{link['cloud_probability']:.2f}: {link['secret_key_rate_bps']:.4g} bit/s average"
         )
     for u in section["unserved"]:
         typer.echo(f"  {u['id']}: {u['reason']}")
