@@ -160,7 +160,8 @@ def plan(
 
     chosen = parse_executor(executor)
     loaded = _load(scenario, builtin, accumulation_time_s)
-    sat, unserved, t0 = None, [], time.perf_counter()
+    sat, t0 = None, time.perf_counter()
+    unserved: list[dict[str, Any]] = []
     if with_space:
         loaded, unserved = _with_ground_stations(loaded, builtin)
         sat = _satellite(loaded, days=space_days, start=space_start, seed=_SPACE_SEED)
