@@ -65,7 +65,7 @@ def _satellite(scenario: Any, *, days: float, start: str, seed: int) -> Any:
         raise ConfigurationError(
             "--space-days: expected a period in (0, 3660] days", field="space_days"
         )
-    sp = space_builtin("eu", start=parse_time(start, field="space_start"))
+    sp = space_builtin("eu", start=parse_time(start, field="--space-start"))
     return satellite_links(
         scenario, sp.satellite, start=sp.start, days=days, rng=np.random.default_rng(seed),
         link=sp.link, system=sp.system, min_elevation_deg=sp.min_elevation_deg,
