@@ -118,7 +118,11 @@ def pass_key(
 @friendly_errors
 def space_plan(
     scenario: Annotated[
-        Path | None, typer.Argument(metavar="[SCENARIO.toml]", help="Space scenario (TOML).")
+        Path | None,
+        typer.Argument(
+            metavar="[SCENARIO.toml]",
+            help="Space scenario, or network scenario with ground_station sites (TOML).",
+        ),
     ] = None,
     builtin: str | None = typer.Option(None, "--builtin", help="Built-in scenario: eu."),
     days: float = typer.Option(30.0, "--days", help="Length of the period in days."),
@@ -150,7 +154,17 @@ def space_plan(
         )
     else:
         assert scenario is not None
-        sc = scenario_from_document(load_document(scenario, what="SCENARIO"), start=t0)
+        doc = load_document(scenario, what="SCENARIO")
+        if "sites" in doc and "stations" not in doc:  # a network scenario: its ground stations
+            from euroqci.network.scenario_file import load_scenario
+            from euroqci.space.network_links import space_scenario_from_network
+
+            sc = space_scenario_from_network(
+                load_scenario(scenario),
+                start=t0 or parse_time("2027-01-01T00:00:00Z", field="start"),
+            )
+        else:
+            sc = scenario_from_document(doc, start=t0)
     plan = plan_from_scenario(sc, days=days, rng=np.random.default_rng(seed), trials=trials)
     doc = plan.to_dict()
     if json_output:

@@ -12,7 +12,7 @@ import difflib
 import itertools
 import logging
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +35,8 @@ from euroqci.network.resilience import (
     double_failure_sweep,
     single_failures,
 )
-from euroqci.network.scenario import Scenario
-from euroqci.network.topology import Topology, build_topology
+from euroqci.network.scenario import Scenario, Site
+from euroqci.network.topology import ExtraLink, Topology, build_topology
 
 __all__ = [
     "NetworkPlan",
@@ -136,7 +136,7 @@ class NetworkPlan:
                 "insert_trusted_nodes": t.scenario.options.insert_trusted_nodes,
             },
             "sites": [s.to_dict() for s in t.sites],
-            "links": [s.to_dict() for s in t.spans],
+            "links": [s.to_dict() for s in t.spans] + [x.to_dict() for x in t.extra_links],
             "pairs": [p.to_dict() for p in self.pairs],
             "unreachable": list(self.unreachable),
             "inserted_trusted_nodes": list(t.inserted_trusted_nodes),
@@ -157,6 +157,8 @@ def plan_network(
     failures: bool = True,
     double_failures: bool = False,
     shares: int | None = None,
+    extra_sites: Sequence[Site] = (),
+    extra_links: Sequence[ExtraLink] = (),
 ) -> NetworkPlan:
     """Plan ``scenario``: spans and their key rates, all-pairs capacity, failures.
 
@@ -173,6 +175,10 @@ def plan_network(
     shares
         When given, the rate of XOR key splitting into this many shares over node-disjoint
         paths is computed for every pair (about 10 ms per pair on the corridor graph).
+    extra_sites, extra_links
+        Sites and links that the scenario does not hold, with the average key rate the caller
+        computed for each link (e.g. satellite links, see ``euroqci.space.network_links``):
+        they join the graph as edges of that capacity, for routes, capacity and failures.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -181,7 +187,7 @@ def plan_network(
         accumulation_time_s=scenario.options.accumulation_time_s,
         engine=engine,
     )
-    topology = build_topology(scenario, rates)
+    topology = build_topology(scenario, rates, extra_sites=extra_sites, extra_links=extra_links)
     timings["key_rates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     reduced = ReducedNetwork.from_topology(topology)

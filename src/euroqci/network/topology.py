@@ -5,6 +5,9 @@ ends, so that no span is longer than its device profile supports. The ``Topology
 expanded sites and spans with their key rates; ``corridors`` folds chains of relay-only trusted
 nodes back into one edge (a chain fails as a whole and carries its weakest span's rate), which
 is what capacity and failure studies work on.
+
+Links whose key rate the caller computes (``ExtraLink``: a satellite link, a leased link)
+join the graph as edges with their average rate; planning knows nothing else about them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,15 @@ from euroqci.network.geo import intermediate_point
 from euroqci.network.rates import LinkRateModel
 from euroqci.network.scenario import FibreLink, LengthSource, Scenario, Site, SiteKind
 
-__all__ = ["MAX_SPANS_PER_LINK", "Corridor", "Span", "Topology", "build_topology", "split_link"]
+__all__ = [
+    "MAX_SPANS_PER_LINK",
+    "Corridor",
+    "ExtraLink",
+    "Span",
+    "Topology",
+    "build_topology",
+    "split_link",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +53,52 @@ class Span:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return self.link.to_dict() | {
+            "kind": "fibre",
             "loss_db": self.loss_db,
             "secret_key_rate_bps": self.secret_key_rate_bps,
         }
+
+
+@dataclass(frozen=True)
+class ExtraLink:
+    """A link whose average key rate the caller supplies (e.g. a satellite link).
+
+    Planning adds it to the graph as an edge of capacity ``secret_key_rate_bps`` between two
+    sites of the topology; ``kind`` labels it in the plan (``"satellite"``), ``length_km`` is
+    its fibre length (0 for a free-space link) and ``details`` adds fields to its JSON.
+    """
+
+    id: str
+    a: str
+    b: str
+    secret_key_rate_bps: float
+    kind: str
+    length_km: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "id": self.id,
+            "a": self.a,
+            "b": self.b,
+            "kind": self.kind,
+            "length_km": self.length_km,
+            "secret_key_rate_bps": self.secret_key_rate_bps,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """What corridors need of a span or an extra link."""
+
+    id: str
+    corridor: str
+    a: str
+    b: str
+    length_km: float
+    rate_bps: float
 
 
 @dataclass(frozen=True)
@@ -68,6 +122,7 @@ class Topology:
     sites: tuple[Site, ...]
     spans: tuple[Span, ...]
     inserted_trusted_nodes: tuple[str, ...] = ()
+    extra_links: tuple[ExtraLink, ...] = ()
     _graph: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -81,7 +136,8 @@ class Topology:
         return [s.id for s in self.sites if not s.is_trusted_node]
 
     def graph(self) -> nx.Graph:
-        """Undirected graph: nodes are site ids, edges spans with a positive key rate.
+        """Undirected graph: nodes are site ids, edges spans (and extra links) with a positive
+        key rate.
 
         Parallel spans between the same two sites are merged: capacities add up and ``spans``
         lists their ids. Edge attribute ``capacity`` is the key rate in bit/s.
@@ -89,25 +145,33 @@ class Topology:
         if self._graph is None:
             g = nx.Graph()
             g.add_nodes_from(self.sites_by_id)
-            for span in self.spans:
-                if span.secret_key_rate_bps <= 0:
-                    continue
-                a, b = span.link.a, span.link.b
-                if g.has_edge(a, b):
-                    g[a][b]["capacity"] += span.secret_key_rate_bps
-                    g[a][b]["spans"].append(span.link.id)
-                    g[a][b]["parents"].append(span.link.corridor)
+            for e in self._edges():
+                if g.has_edge(e.a, e.b):
+                    g[e.a][e.b]["capacity"] += e.rate_bps
+                    g[e.a][e.b]["spans"].append(e.id)
+                    g[e.a][e.b]["parents"].append(e.corridor)
                 else:
                     g.add_edge(
-                        a,
-                        b,
-                        capacity=span.secret_key_rate_bps,
-                        spans=[span.link.id],
-                        parents=[span.link.corridor],
-                        length_km=span.link.length_km,
+                        e.a,
+                        e.b,
+                        capacity=e.rate_bps,
+                        spans=[e.id],
+                        parents=[e.corridor],
+                        length_km=e.length_km,
                     )
             object.__setattr__(self, "_graph", g)
         return self._graph
+
+    def _edges(self) -> list[_Edge]:
+        """Spans and extra links with a positive key rate, in that order."""
+        spans = [
+            _Edge(s.link.id, s.link.corridor, s.link.a, s.link.b, s.link.length_km,
+                  s.secret_key_rate_bps)
+            for s in self.spans
+        ]  # fmt: skip
+        extra = [_Edge(x.id, x.id, x.a, x.b, x.length_km, x.secret_key_rate_bps)
+                 for x in self.extra_links]  # fmt: skip
+        return [e for e in spans + extra if e.rate_bps > 0]
 
     def corridors(self) -> list[Corridor]:
         """Fold chains through relay-only trusted nodes into corridors between the other nodes.
@@ -115,10 +179,10 @@ class Topology:
         A relay is a trusted node with exactly two spans. Spans are kept apart here (a multigraph),
         so two parallel links are two corridors that fail independently.
         """
-        spans = {s.link.id: s for s in self.spans if s.secret_key_rate_bps > 0}
+        spans = {e.id: e for e in self._edges()}
         mg = nx.MultiGraph()
         mg.add_nodes_from(self.sites_by_id)
-        mg.add_edges_from((s.link.a, s.link.b, key) for key, s in spans.items())
+        mg.add_edges_from((e.a, e.b, key) for key, e in spans.items())
         relay = {n for n in mg if self.sites_by_id[n].is_trusted_node and mg.degree(n) == 2}
         corridors: list[Corridor] = []
         seen: set[str] = set()
@@ -138,16 +202,16 @@ class Topology:
         return corridors
 
 
-def _corridor(path: list[str], spans: list[Span]) -> Corridor:
-    parents = dict.fromkeys(s.link.corridor for s in spans)
+def _corridor(path: list[str], edges: list[_Edge]) -> Corridor:
+    parents = dict.fromkeys(e.corridor for e in edges)
     return Corridor(
         id="+".join(parents),
         a=path[0],
         b=path[-1],
-        spans=tuple(s.link.id for s in spans),
+        spans=tuple(e.id for e in edges),
         trusted_nodes=tuple(path[1:-1]),
-        capacity_bps=min(s.secret_key_rate_bps for s in spans),
-        length_km=sum(s.link.length_km for s in spans),
+        capacity_bps=min(e.rate_bps for e in edges),
+        length_km=sum(e.length_km for e in edges),
     )
 
 
@@ -219,10 +283,21 @@ def split_link(
     return nodes[1:-1], spans
 
 
-def build_topology(scenario: Scenario, rates: LinkRateModel) -> Topology:
-    """Insert trusted nodes (when the scenario asks for it) and evaluate every span's key rate."""
-    sites = list(scenario.sites)
+def build_topology(
+    scenario: Scenario,
+    rates: LinkRateModel,
+    *,
+    extra_sites: Sequence[Site] = (),
+    extra_links: Sequence[ExtraLink] = (),
+) -> Topology:
+    """Insert trusted nodes (when the scenario asks for it) and evaluate every span's key rate.
+
+    ``extra_sites`` (e.g. a satellite as a trusted node) join the sites; ``extra_links`` join
+    the graph with the key rate they carry (see :class:`ExtraLink`).
+    """
+    sites = list(scenario.sites) + list(extra_sites)
     by_id = scenario.sites_by_id
+    _check_extra(by_id | {s.id: s for s in extra_sites}, len(sites), extra_links)
     links: list[FibreLink] = []
     inserted: list[str] = []
     for link in scenario.links:
@@ -245,7 +320,27 @@ def build_topology(scenario: Scenario, rates: LinkRateModel) -> Topology:
         sites=tuple(sites),
         spans=tuple(_evaluate(links, rates)),
         inserted_trusted_nodes=tuple(inserted),
+        extra_links=tuple(extra_links),
     )
+
+
+def _check_extra(known: Mapping[str, Site], n_sites: int, extra_links: Sequence[ExtraLink]) -> None:
+    if len(known) != n_sites:
+        raise ConfigurationError(
+            "extra_sites: site ids must be unique and differ from the scenario's",
+            field="extra_sites",
+        )
+    for x in extra_links:
+        for end in (x.a, x.b):
+            if end not in known:
+                raise ConfigurationError(
+                    f"extra_links.{x.id}: unknown site {end!r}", field=f"extra_links.{x.id}"
+                )
+        if not (math.isfinite(x.secret_key_rate_bps) and x.secret_key_rate_bps >= 0):
+            raise ConfigurationError(
+                f"extra_links.{x.id}.secret_key_rate_bps: expected a rate >= 0 in bit/s",
+                field=f"extra_links.{x.id}.secret_key_rate_bps",
+            )
 
 
 def _evaluate(links: Iterable[FibreLink], rates: LinkRateModel) -> list[Span]:

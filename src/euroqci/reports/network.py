@@ -40,6 +40,7 @@ def plan_tables(plan: NetworkPlan) -> dict[str, tuple[list[str], list[list[Any]]
         "id",
         "a",
         "b",
+        "kind",
         "profile",
         "medium",
         "length_km",
@@ -47,7 +48,8 @@ def plan_tables(plan: NetworkPlan) -> dict[str, tuple[list[str], list[list[Any]]
         "secret_key_rate_bps",
         "parent",
     ]
-    tables["links"] = (link_cols, [[s.to_dict()[c] for c in link_cols] for s in t.spans])
+    links = [s.to_dict() for s in t.spans] + [x.to_dict() for x in t.extra_links]
+    tables["links"] = (link_cols, [[d.get(c, "") for c in link_cols] for d in links])
     pair_cols = ["a", "b", "capacity_bps", "widest_route_bps", "split_capacity_bps", "hops"]
     pair_cols.append("trusted_nodes")
     tables["pairs"] = (

@@ -34,7 +34,13 @@ from euroqci.space.statistics import (
     station_pass_keys,
 )
 
-__all__ = ["SpacePlan", "plan_space_segment", "station_average_key_rate_bps"]
+__all__ = [
+    "SpacePlan",
+    "average_key_rate_bps",
+    "plan_space_segment",
+    "relay_pair_bits_per_day",
+    "station_average_key_rate_bps",
+]
 
 #: Onboard key memory when none is given: 1 Gbit, a planning assumption (flash memory is not the
 #: limit; the point of the parameter is to study it).
@@ -102,8 +108,40 @@ def station_average_key_rate_bps(
         min_elevation_deg=min_elevation_deg,
         n_reference=n_reference,
     )
+    return average_key_rate_bps(tables[station.station_id], station, days=days)
+
+
+def average_key_rate_bps(table: PassKeyTable, station: GroundStation, *, days: float) -> float:
+    """``sum(key of each pass) * (1 - cloud_probability) / period`` in bit/s: the expected rate
+    of a station's satellite link over day and night (its passes' table over ``days``)."""
     clear = 1.0 - station.effective_cloud_probability
-    return tables[station.station_id].total_bits * clear / (days * 86400.0)
+    return table.total_bits * clear / (days * 86400.0)
+
+
+def relay_pair_bits_per_day(
+    tables: dict[str, PassKeyTable],
+    stations: Sequence[GroundStation],
+    pairs: Sequence[tuple[str, str]],
+    *,
+    start: datetime,
+    days: float,
+    rng: np.random.Generator,
+    storage_bits: float = DEFAULT_STORAGE_BITS,
+    relay_trials: int = 20,
+) -> dict[tuple[str, str], float]:
+    """Mean key relayed per pair per day when the satellite serves all ``pairs`` at once.
+
+    Each of ``relay_trials`` Monte Carlo draws picks the clear nights of every station, keeps
+    the passes of those nights and runs :func:`euroqci.space.relay.schedule_relay` on them.
+    """
+    n_nights = math.ceil(days) + 1
+    totals: dict[tuple[str, str], float] = {}
+    for _ in range(relay_trials):
+        events = _relay_events(tables, stations, start, n_nights, rng)
+        schedule = schedule_relay(events, pairs, storage_bits=storage_bits)
+        for pair, bits in schedule.per_day(days).items():
+            totals[pair] = totals.get(pair, 0.0) + bits / relay_trials
+    return totals
 
 
 def _relay_events(
@@ -183,13 +221,10 @@ def plan_space_segment(
         n_reference=n_reference,
     )
     stats = key_statistics(tables, stations, start=start, days=days, rng=rng, trials=trials)
-    n_nights = math.ceil(days) + 1
-    totals: dict[tuple[str, str], float] = {}
-    for _ in range(relay_trials):
-        events = _relay_events(tables, stations, start, n_nights, rng)
-        schedule = schedule_relay(events, pair_list, storage_bits=storage_bits)
-        for pair, bits in schedule.per_day(days).items():
-            totals[pair] = totals.get(pair, 0.0) + bits / relay_trials
+    totals = relay_pair_bits_per_day(
+        tables, stations, pair_list, start=start, days=days, rng=rng,
+        storage_bits=storage_bits, relay_trials=relay_trials,
+    )  # fmt: skip
     refs = {
         sid: [(float(e), float(k)) for e, k in zip(t.reference_max_elevation_deg,
                                                    t.reference_secret_bits, strict=True)]
