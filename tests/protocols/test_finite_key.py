@@ -302,10 +302,19 @@ def test_compiled_pass_kernel_matches_the_array_model(
     mu = np.stack([mu2 + 2e-4 + rng.uniform(0.1, 0.5, n), mu2, np.full(n, 2e-4)], axis=-1)
     p = rng.dirichlet([3.0, 2.0, 1.0], n)
     p_x = rng.uniform(0.5, 0.95, n)
-    kw: dict[str, Any] = dict(pulses_per_slot=1e8, intensities=mu, intensity_probabilities=p,
-                              basis_probability_x=p_x, detector=det, misalignment_error=0.012,
-                              error_correction_efficiency=1.1, epsilon_sec=1e-10,
-                              epsilon_cor=1e-15, tail_bound=tail, optimise_window=window)
+    kw: dict[str, Any] = dict(
+        pulses_per_slot=1e8,
+        intensities=mu,
+        intensity_probabilities=p,
+        basis_probability_x=p_x,
+        detector=det,
+        misalignment_error=0.012,
+        error_correction_efficiency=1.1,
+        epsilon_sec=1e-10,
+        epsilon_cor=1e-15,
+        tail_bound=tail,
+        optimise_window=window,
+    )
     fast = bb84.pass_key_length_raw(t, **kw)
     slow = bb84.finite_key_pass(t, **kw).secret_bits_raw
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-6)
