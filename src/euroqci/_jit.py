@@ -1,13 +1,12 @@
 """Optional numba acceleration with a plain-Python fallback.
 
 ``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python; CI runs the kernel tests both ways.
-numba is imported lazily, at the first call of a decorated function, so ``import euroqci``
-stays light.
+Compiled kernels live in modules that the library imports lazily, inside the functions that
+need them, so ``import euroqci`` and ``euroqci.api`` stay light.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -27,23 +26,18 @@ def accelerated() -> bool:
 
 
 def njit(*jit_args: Any, **jit_kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Compile ``fn`` with ``numba.njit(*jit_args, **jit_kwargs)`` on first call, if available."""
+    """``numba.njit(*jit_args, **jit_kwargs)`` when numba is available, else the plain function.
+
+    numba compiles on the first call; decorated kernels can call each other. Modules that use
+    this import numba, so they are imported lazily (never from ``euroqci`` or ``euroqci.api``).
+    """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        compiled: list[Callable[..., Any]] = []
+        if accelerated():
+            import numba
 
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not compiled:
-                if accelerated():
-                    import numba
-
-                    compiled.append(numba.njit(*jit_args, **jit_kwargs)(fn))
-                else:
-                    compiled.append(fn)
-            return compiled[0](*args, **kwargs)
-
-        wrapper.py_func = fn  # type: ignore[attr-defined]
-        return wrapper
+            compiled: Callable[..., Any] = numba.njit(*jit_args, **jit_kwargs)(fn)
+            return compiled
+        return fn
 
     return decorate

@@ -16,7 +16,13 @@ from euroqci.errors import (
     KeyStoreError,
     ProtocolAbort,
     QKDError,
+    RelayError,
+    SAENotAuthorized,
+    UnsupportedExtension,
 )
+from euroqci.kms.manager import KeyManager
+from euroqci.kms.profile import KMEProfile
+from euroqci.kms.store import MemoryKeyStore, open_store
 from euroqci.physics.channels import FibreChannel, FixedLossChannel, SlottedChannel
 from euroqci.physics.detectors import Detector
 from euroqci.physics.sources import SPDCSource, WeakCoherentSource
@@ -32,21 +38,28 @@ __all__ = [
     "FibreChannel",
     "FixedLossChannel",
     "InsufficientKeyMaterial",
+    "KMEProfile",
     "KeyAlreadyDelivered",
+    "KeyManager",
     "KeyNotFound",
     "KeyRateResult",
     "KeyStoreError",
     "LinkSpec",
+    "MemoryKeyStore",
     "Protocol",
     "ProtocolAbort",
     "QKDError",
+    "RelayError",
+    "SAENotAuthorized",
     "SPDCSource",
     "SlottedChannel",
     "TailBound",
+    "UnsupportedExtension",
     "WeakCoherentSource",
     "decoy_key_length",
     "evaluate_link",
     "max_reach_km",
+    "open_store",
     "parse_link_spec",
     "plob_bound",
 ]

@@ -4,12 +4,15 @@
 
     QKDError                                   anything EuroQCI raises on purpose
     ├── ConfigurationError(QKDError, ValueError)   bad input: names the field and the unit or range
+    │   └── UnsupportedExtension               an ETSI 014 extension_mandatory item we cannot honour
     ├── ProtocolAbort                          an expected outcome: QBER or phase error too high
     ├── ConvergenceError                       a numerical method did not converge
     └── KeyStoreError                          key management
-        ├── KeyNotFound
-        ├── InsufficientKeyMaterial
-        └── KeyAlreadyDelivered
+        ├── KeyNotFound                        no such key (or link key) is held for this caller
+        ├── InsufficientKeyMaterial            not enough key material now: retry later
+        ├── KeyAlreadyDelivered                a key goes to each SAE once
+        ├── SAENotAuthorized                   the calling SAE was not named for the keys (401)
+        └── RelayError                         a key relay to another KME failed; nothing delivered
 
 Messages tell the user what to do next. Key material never appears in a message.
 """
@@ -25,6 +28,9 @@ __all__ = [
     "KeyStoreError",
     "ProtocolAbort",
     "QKDError",
+    "RelayError",
+    "SAENotAuthorized",
+    "UnsupportedExtension",
 ]
 
 
@@ -69,3 +75,22 @@ class InsufficientKeyMaterial(KeyStoreError):
 
 class KeyAlreadyDelivered(KeyStoreError):
     """The key was already delivered to this SAE; a key is delivered once."""
+
+
+class SAENotAuthorized(KeyStoreError):
+    """The calling SAE is not the master or a named slave of the requested keys (ETSI 014: 401)."""
+
+
+class RelayError(KeyStoreError):
+    """A relay of keys to another KME failed; no key of the request was delivered."""
+
+
+class UnsupportedExtension(ConfigurationError):
+    """An ETSI 014 ``extension_mandatory`` item that this KME does not support.
+
+    ``names`` lists the unsupported extension names, for the error details.
+    """
+
+    def __init__(self, message: str, *, names: tuple[str, ...] = ()) -> None:
+        super().__init__(message, field="extension_mandatory")
+        self.names = names

@@ -286,3 +286,35 @@ def test_optimiser_beats_random_search(rng: np.random.Generator, length_km: floa
     )
     assert brute > 0
     assert float(evaluate_link(spec).secret_bits_per_pulse) >= brute
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("tail", [TailBound.HOEFFDING, TailBound.CHERNOFF])
+@pytest.mark.parametrize("window", [True, False])
+def test_compiled_pass_kernel_matches_the_array_model(
+    rng: np.random.Generator, tail: TailBound, window: bool
+) -> None:
+    # Oracle: the fused pass kernel against finite_key_pass (numpy, validated path).
+    det = Detector(efficiency=0.45, dark_count_probability=2e-6, afterpulse_probability=0.01)
+    t = np.sort(10 ** (-rng.uniform(2.8, 4.5, 150)))[::-1]
+    n = 12
+    mu2 = rng.uniform(0.05, 0.3, n)
+    mu = np.stack([mu2 + 2e-4 + rng.uniform(0.1, 0.5, n), mu2, np.full(n, 2e-4)], axis=-1)
+    p = rng.dirichlet([3.0, 2.0, 1.0], n)
+    p_x = rng.uniform(0.5, 0.95, n)
+    kw: dict[str, Any] = dict(
+        pulses_per_slot=1e8,
+        intensities=mu,
+        intensity_probabilities=p,
+        basis_probability_x=p_x,
+        detector=det,
+        misalignment_error=0.012,
+        error_correction_efficiency=1.1,
+        epsilon_sec=1e-10,
+        epsilon_cor=1e-15,
+        tail_bound=tail,
+        optimise_window=window,
+    )
+    fast = bb84.pass_key_length_raw(t, **kw)
+    slow = bb84.finite_key_pass(t, **kw).secret_bits_raw
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-6)

@@ -34,14 +34,25 @@ def root(
 
 def _register() -> None:
     # Each verb lives in its own module; importing it here keeps `euroqci --help` complete.
-    from euroqci.cli import distill, keyrate
+    from euroqci.cli import distill, keyrate, network, space
 
     verbs: dict[str, Any] = {
         "keyrate": keyrate.keyrate,
         "distill": distill.distill,
     }
+    verbs["plan"] = network.plan
+    verbs["route"] = network.route
+    verbs["passes"] = space.passes
+    verbs["pass-key"] = space.pass_key
+    verbs["space-plan"] = space.space_plan
     for name, fn in verbs.items():
         app.command(name)(fn)
+    app.add_typer(network.scenario_app)
+
+    from euroqci.cli.kme import kme_app, pki_app
+
+    app.add_typer(pki_app, name="pki")
+    app.add_typer(kme_app, name="kme")
 
 
 _register()

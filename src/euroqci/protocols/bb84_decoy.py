@@ -212,6 +212,38 @@ def _counts(
     return n * px2, n * pz2, m * px2, m * pz2
 
 
+def _window_counts(
+    t_sorted: FloatArray,
+    pulses_per_slot: float,
+    mu: FloatArray,
+    p: FloatArray,
+    p_x: FloatArray,
+    detector: Detector,
+    misalignment_error: float,
+    optimise_window: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Counts of the best-first windows of a pass, shape ``(batch..., windows, k)``.
+
+    ``t_sorted`` holds the slot transmittances, highest first; window ``m`` holds the ``m``
+    best slots (cumulative sums), or one window with the whole pass.
+    """
+    q, e = link_probabilities(t_sorted, mu[..., None, :], detector, misalignment_error)
+    n_x, n_z, m_x, m_z = _counts(q, e, p[..., None, :], p_x[..., None], np.asarray(pulses_per_slot))
+    if optimise_window:
+        return (
+            np.cumsum(n_x, axis=-2),
+            np.cumsum(n_z, axis=-2),
+            np.cumsum(m_x, axis=-2),
+            np.cumsum(m_z, axis=-2),
+        )
+    return (
+        np.sum(n_x, axis=-2, keepdims=True),
+        np.sum(n_z, axis=-2, keepdims=True),
+        np.sum(m_x, axis=-2, keepdims=True),
+        np.sum(m_z, axis=-2, keepdims=True),
+    )
+
+
 def finite_key_block(
     transmittance: npt.ArrayLike,
     *,
@@ -324,16 +356,13 @@ def finite_key_pass(
     mu = np.asarray(intensities, dtype=np.float64)
     p = np.asarray(intensity_probabilities, dtype=np.float64)
     p_x = np.asarray(basis_probability_x, dtype=np.float64)
-    order = np.argsort(-t, kind="stable")
-    t_sorted = t[order]
-    # (batch..., slots, k)
-    q, e = link_probabilities(t_sorted, mu[..., None, :], detector, misalignment_error)
-    n_x, n_z, m_x, m_z = _counts(q, e, p[..., None, :], p_x[..., None], np.asarray(pulses_per_slot))
+    t_sorted = np.sort(t)[::-1]
+    n_x, n_z, m_x, m_z = _window_counts(
+        t_sorted, pulses_per_slot, mu, p, p_x, detector, misalignment_error, optimise_window
+    )
     if optimise_window:
-        n_x, n_z, m_x, m_z = (np.cumsum(a, axis=-2) for a in (n_x, n_z, m_x, m_z))
         slots = np.arange(1, t.size + 1, dtype=np.float64)
     else:
-        n_x, n_z, m_x, m_z = (np.sum(a, axis=-2, keepdims=True) for a in (n_x, n_z, m_x, m_z))
         slots = np.array([float(t.size)])
     block = _finish(
         n_x,
@@ -400,31 +429,29 @@ def pass_key_length_raw(
     """The optimiser's view of :func:`finite_key_pass`: best unfloored key length per batch row.
 
     Same model, without input validation and bookkeeping (the caller's parameters come from a
-    decoder that keeps them valid); ``transmittance_per_slot`` must be sorted, highest first.
+    decoder that keeps them valid), compiled with numba (``_pass_kernels.pass_key_length_max``);
+    ``transmittance_per_slot`` must be sorted, highest first. Batch shape ``(n,)``.
     """
-    mu = intensities[..., None, :]
-    p = intensity_probabilities[..., None, :]
-    q, e = link_probabilities(transmittance_per_slot, mu, detector, misalignment_error)
-    n_x, n_z, m_x, m_z = _counts(
-        q, e, p, basis_probability_x[..., None], np.asarray(pulses_per_slot)
-    )
-    if optimise_window:
-        n_x, n_z, m_x, m_z = (np.cumsum(a, axis=-2) for a in (n_x, n_z, m_x, m_z))
-    else:
-        n_x, n_z, m_x, m_z = (np.sum(a, axis=-2, keepdims=True) for a in (n_x, n_z, m_x, m_z))
-    nx_tot = np.sum(n_x, axis=-1)
-    qber = np.sum(m_x, axis=-1) / np.maximum(nx_tot, 1e-300)
-    leak = error_correction_efficiency * nx_tot * _kernels.binary_entropy(qber)
-    ell = _kernels.lim_key_length(
-        n_x,
-        n_z,
-        m_x,
-        m_z,
+    shape = np.shape(basis_probability_x)
+    mu = np.ascontiguousarray(np.reshape(intensities, (-1, 3)), dtype=np.float64)
+    p = np.ascontiguousarray(np.reshape(intensity_probabilities, (-1, 3)), dtype=np.float64)
+    p_x = np.ascontiguousarray(np.reshape(basis_probability_x, (-1,)), dtype=np.float64)
+    from euroqci.protocols import _pass_kernels
+
+    best = _pass_kernels.pass_key_length_max(
+        np.ascontiguousarray(transmittance_per_slot, dtype=np.float64),
+        float(pulses_per_slot),
         mu,
         p,
-        leak,
-        np.asarray(epsilon_sec),
-        np.asarray(epsilon_cor),
+        p_x,
+        detector.efficiency,
+        detector.dark_count_probability,
+        detector.afterpulse_probability,
+        float(misalignment_error),
+        float(error_correction_efficiency),
+        float(epsilon_sec),
+        float(epsilon_cor),
         tail_bound is TailBound.CHERNOFF,
-    )[0]
-    return np.asarray(np.max(ell, axis=-1))
+        bool(optimise_window),
+    )
+    return np.asarray(best).reshape(shape)

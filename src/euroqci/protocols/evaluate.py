@@ -44,6 +44,8 @@ ASYMPTOTIC_BASIS_PROBABILITY_X = 0.5
 #: Quasi-random points screened per link before the simplex search, and how many are kept.
 N_SCREEN = 128
 N_BEST_SCREENED = 2
+#: Points optimised together at most (screening holds N_SCREEN rows per point in memory).
+CHUNK_POINTS = 2048
 #: Bounds on q_x when optimised in the finite-key model.
 BASIS_X_RANGE = (0.05, 0.9999)
 
@@ -196,6 +198,17 @@ def _optimise(
     """
     if not space.names:
         return space.decode(np.zeros((n_points, 0)))
+    if n_points > CHUNK_POINTS:
+        # Bound the memory of the screening step; each chunk is still one vectorised search.
+        parts = [
+            _optimise(
+                lambda u, rows, lo=lo: objective(u, rows + lo),
+                space,
+                min(CHUNK_POINTS, n_points - lo),
+            )
+            for lo in range(0, n_points, CHUNK_POINTS)
+        ]
+        return tuple(np.concatenate(a) for a in zip(*parts, strict=True))  # type: ignore[return-value]
     fixed = space.starts()
     n_var = fixed.shape[1]
     sobol = qmc.Sobol(d=n_var, scramble=True, seed=7).random(N_SCREEN)
@@ -502,9 +515,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     loss = channel.loss_db
     common: dict[str, Any] = {
         "loss_db": np.asarray(float(np.min(loss))),
-        "plob_bound_bps": np.asarray(
-            float(np.sum(plob_bound(t)) * pulses_per_slot / duration)
-        ),
+        "plob_bound_bps": np.asarray(float(np.sum(plob_bound(t)) * pulses_per_slot / duration)),
     }
     if spec.finite_key is None:
         spec_flat = dataclasses.replace(spec, channel=_as_fixed(loss))

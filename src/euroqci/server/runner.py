@@ -1,0 +1,103 @@
+"""Run KMEs: uvicorn with real TLS (client certificates required) and the identity protocol.
+
+:func:`serve` runs one KME until SIGINT/SIGTERM; :func:`serve_many` runs several in one process
+(the demo and ``euroqci up``), each on its own port, stopped together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+
+import uvicorn
+from fastapi import FastAPI
+
+from euroqci.kms.manager import KeyManager
+from euroqci.kms.store import KeyStore, open_store
+from euroqci.server.app import create_app
+from euroqci.server.settings import KMESettings
+from euroqci.server.tls import http_protocol
+
+__all__ = ["serve", "serve_many", "uvicorn_config"]
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :func:`serve_many` (several per loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
+    """uvicorn settings for a KME: TLS, client certificate required and verified by the CA."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.cert_file),
+        ssl_keyfile=str(settings.key_file),
+        ssl_ca_certs=str(settings.ca_file),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+        http=http_protocol(),
+        loop="asyncio",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        # Bounded so that KMEs served by one process cannot take every worker thread while
+        # they wait for each other's relay answers (see serve_many).
+        limit_concurrency=settings.max_concurrent_requests,
+    )
+
+
+def serve_many(
+    settings: Sequence[KMESettings],
+    *,
+    on_started: Callable[[list[KeyManager]], None] | None = None,
+    stores: Sequence[KeyStore] | None = None,
+) -> None:
+    """Serve several KMEs until SIGINT or SIGTERM; ``on_started`` runs once all listen."""
+    opened = list(stores) if stores is not None else [open_store(s.store) for s in settings]
+    apps = [create_app(s, st) for s, st in zip(settings, opened, strict=True)]
+    servers = [_Server(uvicorn_config(app, s)) for app, s in zip(apps, settings, strict=True)]
+
+    def stop_all() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    async def main() -> None:
+        # Sync routes run on anyio's worker threads, shared by every KME in this process. A
+        # relay through KMEs of the same process holds a thread at each hop, so there must be
+        # more threads than all of them can hold at once.
+        import anyio.to_thread
+
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        needed = sum(s.max_concurrent_requests for s in settings) + 8
+        limiter.total_tokens = max(limiter.total_tokens, needed)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop_all)
+        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        while not all(s.started for s in servers):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.02)
+        if on_started is not None and all(s.started for s in servers):
+            on_started([app.state.manager for app in apps])
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(main())
+    finally:
+        for store in opened:
+            store.close()
+
+
+def serve(settings: KMESettings) -> None:
+    """Serve one KME until SIGINT or SIGTERM."""
+    serve_many([settings])
