@@ -74,3 +74,26 @@ def test_tcp_channel_end_to_end() -> None:
     a.close()
     b.close()
     assert np.array_equal(got["r"]["values"], big * 2)
+
+
+@pytest.mark.parametrize("size", [0, 3, 4, 1001])
+def test_tag_is_the_polynomial_hash_plus_pad_of_the_message_words(size: int) -> None:
+    from euroqci.postprocessing.authentication import message_words
+
+    message = bytes((7 * i + 3) % 256 for i in range(size))
+    pool = KeyPool(bytes(range(64)) * 2)
+    auth = WegmanCarter(pool, sending=Direction.ALICE_TO_BOB)
+    keys = auth._keys[Direction.ALICE_TO_BOB]
+    pads = KeyPool(bytes(range(64)) * 2)
+    for _ in range(2):  # the same stream position: past the two hash keys
+        pads.take(Direction.ALICE_TO_BOB, 8)
+    raw = pads.take(Direction.ALICE_TO_BOB, 16)
+    p = (1 << 61) - 1
+    expected = b""
+    for i, key in enumerate(keys.tolist()):
+        h = 0
+        for w in message_words(message).tolist():
+            h = (h * key + w) % p
+        pad = int.from_bytes(raw[8 * i : 8 * i + 8], "little") & p
+        expected += ((h + pad) % p).to_bytes(8, "little")
+    assert auth.tag(message) == expected

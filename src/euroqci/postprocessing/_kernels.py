@@ -83,11 +83,25 @@ def poly_hash61(words, key):
 
 
 @njit(cache=True, nogil=True)
-def wegman_carter_tag(words, keys, pads):
-    """``(h_k(words) + pad) mod p`` for each pair of hash key and pad (uint64 arrays)."""
+def wegman_carter_tag(bulk, tail, keys, pads):
+    """``(h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
+
+    ``bulk`` holds the message's whole 32-bit words (uint32, read in place: no copy of a large
+    message), ``tail`` the zero-padded last partial word (if any) and the length (uint64).
+    """
     out = np.zeros(keys.shape[0], dtype=np.uint64)
     for t in range(keys.shape[0]):
-        h = poly_hash61(words, keys[t]) + pads[t]
+        key = keys[t]
+        h = np.uint64(0)
+        for i in range(bulk.shape[0]):
+            h = mulmod61(h, key) + np.uint64(bulk[i])
+            if h >= MERSENNE61:
+                h -= MERSENNE61
+        for i in range(tail.shape[0]):
+            h = mulmod61(h, key) + tail[i]
+            if h >= MERSENNE61:
+                h -= MERSENNE61
+        h = h + pads[t]
         if h >= MERSENNE61:
             h -= MERSENNE61
         out[t] = h

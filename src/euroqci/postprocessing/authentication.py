@@ -85,7 +85,10 @@ class KeyPool:
 
 
 def message_words(message: bytes) -> np.ndarray:
-    """The message as 32-bit words (zero padded) followed by its length in bytes."""
+    """The message as 32-bit words (zero padded) followed by its length in bytes.
+
+    This is the sequence the tag hashes (the tagging itself reads the words in place).
+    """
     padded = message + b"\x00" * (-len(message) % 4)
     words = np.frombuffer(padded, dtype="<u4").astype(np.uint64)
     return np.append(words, np.uint64(len(message)))
@@ -118,7 +121,12 @@ class WegmanCarter:
 
     def _tag(self, message: bytes, direction: Direction) -> bytes:
         pads = np.frombuffer(self.pool.take(direction, _PAD_BITS // 8), dtype="<u8") & MERSENNE61
-        tags = wegman_carter_tag(message_words(message), self._keys[direction], pads)
+        n_whole = len(message) // 4
+        bulk = np.frombuffer(message, dtype="<u4", count=n_whole)
+        rest = message[4 * n_whole :]
+        tail = [int.from_bytes(rest + b"\x00" * (4 - len(rest)), "little")] if rest else []
+        tail.append(len(message))
+        tags = wegman_carter_tag(bulk, np.array(tail, dtype=np.uint64), self._keys[direction], pads)
         return bytes(tags.astype("<u8").tobytes())
 
     def tag(self, message: bytes) -> bytes:
