@@ -117,3 +117,32 @@ def test_same_seed_same_record_whatever_the_caller(drawn) -> None:
     a1, b1 = emulate_link(link, n_pulses=50_000, rng=np.random.default_rng(9))
     a2, b2 = emulate_link(link, n_pulses=50_000, rng=np.random.default_rng(9))
     assert np.array_equal(b1.click_index, b2.click_index) and np.array_equal(a1.bits, a2.bits)
+
+
+def test_free_parameters_are_optimised_for_the_run_not_the_spec_block() -> None:
+    # A 3e8-pulse run at 50 km gathers ~1e6 detections: far below the SPEC's n_X = 1e9, so the
+    # optimiser must spend more pulses on the Z basis than it would for the large block.
+    doc = {
+        "channel": {"length_km": 50.0},
+        "detector": {"afterpulse_probability": 0.04},
+        "finite_key": {"block_size": 1e9},
+    }
+    spec = parse_link_spec(doc)
+    for_block = link_settings(spec)
+    for_run = link_settings(spec, pulses=3e8)
+    assert for_run.basis_probability_x < for_block.basis_probability_x
+    from euroqci.protocols.evaluate import evaluate_link
+
+    run_spec = parse_link_spec(
+        doc
+        | {
+            "channel": {"loss_db_per_slot": [10.0], "slot_s": 0.3},
+            "finite_key": {},
+            "source": {
+                "intensities": list(for_run.intensities),
+                "intensity_probabilities": list(for_run.intensity_probabilities),
+                "basis_probability_x": for_run.basis_probability_x,
+            },
+        }
+    )
+    assert float(evaluate_link(run_spec).secret_bits) > 0

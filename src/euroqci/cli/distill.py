@@ -75,7 +75,7 @@ def distill(
     _choice(method, METHODS, "--method")
     _choice(channel, CHANNELS, "--channel")
     link_spec = parse_link_spec(load_document(spec))
-    link = link_settings(link_spec)
+    link = link_settings(link_spec, pulses=float(pulses))
     rng = np.random.default_rng(seed)
     show = not as_json and sys.stderr.isatty() and pulses >= PROGRESS_MIN_PULSES
     alice_rec, bob_rec = _emulate(link, int(pulses), rng, eavesdrop, show)

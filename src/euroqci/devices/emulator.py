@@ -18,6 +18,7 @@ Pulses are drawn in chunks so that 10^9 of them fit in memory (Alice's log is pa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,8 +53,14 @@ class LinkSettings:
     repetition_rate_hz: float
 
 
-def link_settings(spec: LinkSpec) -> LinkSettings:
-    """Resolve a SPEC to one link; intensities not given are those the key-rate optimiser picks."""
+def link_settings(spec: LinkSpec, *, pulses: float | None = None) -> LinkSettings:
+    """Resolve a SPEC to one link; intensities not given are those the key-rate optimiser picks.
+
+    With ``pulses`` (the length of the run) and a finite-key SPEC, the free intensities,
+    probabilities and basis choice are optimised for the block that this many pulses give:
+    the run is rated as a one-slot pass (counts of ``pulses`` pulses, bounds applied once),
+    not for the SPEC's ``block_size``, which may be far larger than the run.
+    """
     t = np.asarray(spec.channel.transmittance, dtype=np.float64)
     if not isinstance(spec.channel, SlottedChannel) and t.size != 1:
         raise ConfigurationError(
@@ -70,7 +77,18 @@ def link_settings(spec: LinkSpec) -> LinkSettings:
     if mu is None or probs is None or p_x is None:
         from euroqci.protocols.evaluate import evaluate_link
 
-        params = evaluate_link(spec).parameters
+        rated = spec
+        if pulses is not None and spec.finite_key is not None and t.size == 1:
+            rated = dataclasses.replace(
+                spec,
+                channel=SlottedChannel(
+                    loss_db_per_slot=np.atleast_1d(spec.channel.loss_db).astype(np.float64),
+                    slot_s=float(pulses) / spec.repetition_rate_hz,
+                    optimise_window=False,
+                ),
+                finite_key=dataclasses.replace(spec.finite_key, block_size=None),
+            )
+        params = evaluate_link(rated).parameters
         mu = mu or tuple(float(x) for x in np.ravel(params["intensities"]))
         if probs is None:
             probs = tuple(float(x) for x in np.ravel(params.get("intensity_probabilities", [1.0])))

@@ -99,7 +99,12 @@ class KeyContainerOut(_Wire):
     def of(cls, keys: list[Key]) -> KeyContainerOut:
         """From delivered keys (base64 per RFC 4648)."""
         return cls(
-            keys=[_KeyOut(key_ID=k.key_id, key=base64.b64encode(k.material).decode()) for k in keys]
+            keys=[
+                _KeyOut.model_validate(
+                    {"key_ID": k.key_id, "key": base64.b64encode(k.material).decode()}
+                )
+                for k in keys
+            ]
         )
 
 
