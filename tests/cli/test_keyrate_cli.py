@@ -138,7 +138,32 @@ def test_parse_sweep() -> None:
 
 
 def test_every_verb_has_help() -> None:
+    import typer.main
+
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for verb in ("keyrate",):
-        assert runner.invoke(app, [verb, "--help"]).exit_code == 0
+    group = typer.main.get_command(app)
+    ctx = group.make_context("euroqci", ["--help"], resilient_parsing=True)
+    paths: list[list[str]] = []
+    for name in group.list_commands(ctx):  # type: ignore[attr-defined]
+        paths.append([name])
+        sub = group.get_command(ctx, name)  # type: ignore[attr-defined]
+        if hasattr(sub, "list_commands"):
+            sub_ctx = sub.make_context(name, ["--help"], resilient_parsing=True)
+            paths.extend([name, s] for s in sub.list_commands(sub_ctx))
+    assert {
+        "keyrate",
+        "distill",
+        "plan",
+        "route",
+        "passes",
+        "pass-key",
+        "space-plan",
+        "kme",
+        "pki",
+        "scenario",
+    } <= {p[0] for p in paths}
+    for path in paths:
+        res = runner.invoke(app, [*path, "--help"])
+        assert res.exit_code == 0, (path, res.output)
+        assert "Usage" in res.output
