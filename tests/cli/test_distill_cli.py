@@ -30,6 +30,8 @@ def test_distill_json_has_the_contract_fields(tmp_path: Path) -> None:
         assert field in out
     assert out["keys_equal"] is True and out["aborted"] is False
     assert (tmp_path / "alice.key").read_bytes() == (tmp_path / "bob.key").read_bytes()
+    for name in ("alice.key", "bob.key"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
 
 
 def test_distill_aborts_under_intercept_resend() -> None:

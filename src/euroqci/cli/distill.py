@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,14 @@ def _emulate(
             eavesdrop_fraction=eavesdrop,
             progress=lambda done: progress.update(task, completed=done),
         )
+
+
+def _write_key(path: Path, material: bytes) -> None:
+    """Write key material readable by its owner only (mode 0600), replacing any old file."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(material)
 
 
 @friendly_errors
@@ -107,8 +116,8 @@ def distill(
     summary["clicks"] = int(bob_rec.click_index.size)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "alice.key").write_bytes(result.alice_key.to_bytes())
-        (out / "bob.key").write_bytes(result.bob_key.to_bytes())
+        _write_key(out / "alice.key", result.alice_key.to_bytes())
+        _write_key(out / "bob.key", result.bob_key.to_bytes())
         summary["key_files"] = [str(out / "alice.key"), str(out / "bob.key")]
     if as_json:
         print_json(summary)
