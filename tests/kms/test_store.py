@@ -220,3 +220,11 @@ def test_relay_outbox(store: KeyStore) -> None:
         store.take_link_keys("A~B", n_bytes=64, outbox_id="o2")
     store.clear_outbox(["o1", "unknown"])
     assert store.outbox() == []
+
+
+def test_sqlite_store_files_are_private(tmp_path: Path) -> None:
+    from euroqci.kms.sqlstore import SQLiteKeyStore
+
+    store = SQLiteKeyStore(tmp_path / "kme.db")
+    store.close()
+    assert (tmp_path / "kme.db").stat().st_mode & 0o777 == 0o600

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -381,6 +382,10 @@ class SQLiteKeyStore(_SQLKeyStore):
             raise ConfigurationError(
                 f"store: folder {self.path.parent} does not exist; create it first", field="store"
             )
+        # The store holds key material: create it readable by its owner only. SQLite gives the
+        # -wal and -shm files the permissions of the database file.
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         super().__init__(target_version=target_version)
 
     def __repr__(self) -> str:
