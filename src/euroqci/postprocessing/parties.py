@@ -154,6 +154,52 @@ class _Party:
         except Exception:  # the channel may be gone; the local abort stands
             log.debug("could not tell the peer about the abort")
 
+    @staticmethod
+    def _key_counts(
+        key_intensity: npt.NDArray[Any],
+        kept: npt.NDArray[np.int64],
+        n_z: npt.NDArray[np.int64],
+        m_x: npt.NDArray[np.int64],
+        m_z: npt.NDArray[np.int64],
+    ) -> dict[str, Any]:
+        """Per-intensity counts of the verified key bits, their errors and the test bits."""
+        n_x = np.bincount(key_intensity[kept], minlength=n_z.size).astype(np.int64)
+        return {"n_x": n_x, "n_z": n_z, "m_x": m_x, "m_z": m_z}
+
+    def _amplify(
+        self,
+        reconciled: BitString,
+        seed: BitString,
+        *,
+        length: Any,
+        counts: dict[str, Any],
+        ok: npt.NDArray[np.bool_],
+        sifted_bits: int,
+        qber_estimate: float,
+        reconciliation_leak_bits: int,
+        verification_leak_bits: int,
+    ) -> PartyResult:
+        """Privacy amplification, pool replenishment and the party's result (both parties)."""
+        final = toeplitz_hash(reconciled, seed, output_bits=length.secret_bits)
+        self._lap("amplification")
+        out, replenished = self._replenish(final)
+        return PartyResult(
+            key=out,
+            sifted_bits=sifted_bits,
+            qber_estimate=qber_estimate,
+            qber=float(counts["m_x"].sum() / max(1, counts["n_x"].sum())),
+            reconciliation_leak_bits=reconciliation_leak_bits,
+            verification_leak_bits=verification_leak_bits,
+            frames=int(ok.size),
+            frames_failed=int((~ok).sum()),
+            verification_passed=bool(ok.all()),
+            secret_bits=length.secret_bits,
+            phase_error=length.phase_error,
+            authentication_key_used_bits=self.channel.auth.pool.consumed_bits,
+            authentication_key_replenished_bits=replenished,
+            stage_seconds=self.stage_seconds,
+        )
+
     def _replenish(self, key: BitString) -> tuple[BitString, int]:
         """Feed the authentication pool with as many bits as this session consumed."""
         pool = self.channel.auth.pool
@@ -200,7 +246,7 @@ class Alice(_Party):
         bits, bases, idx = self._record.at(clicks)
         ch.send("sift-reply", bases=np.packbits(bases), intensity_index=idx)
         sifted = sift(bases, bob_bases, idx)
-        n_x, n_z = sifted.counts(len(self.settings.intensities))
+        _, n_z = sifted.counts(len(self.settings.intensities))
         self._lap("sifting")
         z_bob = np.unpackbits(ch.recv("test-bits")["bits"], count=sifted.test.size)
         wrong = z_bob != bits[sifted.test]
@@ -226,12 +272,7 @@ class Alice(_Party):
         self._lap("verification")
         kept = _flat_kept(ok, frames.shape[1], key.size)
         m_x = ch.recv("key-errors")["m_x"]
-        counts = {
-            "n_x": np.bincount(sifted.key_intensity[kept], minlength=n_x.size).astype(np.int64),
-            "n_z": n_z,
-            "m_x": m_x,
-            "m_z": m_z,
-        }
+        counts = self._key_counts(sifted.key_intensity, kept, n_z, m_x, m_z)
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, rec.disclosed_bits, verify_bits)
         reconciled = BitString.from_bits(frames.reshape(-1)[kept])
@@ -239,24 +280,16 @@ class Alice(_Party):
             self._rng.integers(0, 2, reconciled.n_bits + length.secret_bits - 1, dtype=np.uint8)
         )
         ch.send("pa-seed", seed=seed.data, n_bits=seed.n_bits, output_bits=length.secret_bits)
-        final = toeplitz_hash(reconciled, seed, output_bits=length.secret_bits)
-        self._lap("amplification")
-        out, replenished = self._replenish(final)
-        return PartyResult(
-            key=out,
+        return self._amplify(
+            reconciled,
+            seed,
+            length=length,
+            counts=counts,
+            ok=ok,
             sifted_bits=int(key.size),
             qber_estimate=qber_est,
-            qber=float(m_x.sum() / max(1, counts["n_x"].sum())),
             reconciliation_leak_bits=rec.disclosed_bits,
             verification_leak_bits=verify_bits,
-            frames=int(frames.shape[0]),
-            frames_failed=int((~ok).sum()),
-            verification_passed=bool(ok.all()),
-            secret_bits=length.secret_bits,
-            phase_error=length.phase_error,
-            authentication_key_used_bits=ch.auth.pool.consumed_bits,
-            authentication_key_replenished_bits=replenished,
-            stage_seconds=self.stage_seconds,
         )
 
 
@@ -329,12 +362,7 @@ class Bob(_Party):
         errors = corrected != raw[kept]
         m_x = np.bincount(sifted.key_intensity[kept][errors], minlength=n_x.size).astype(np.int64)
         ch.send("key-errors", m_x=m_x)
-        counts = {
-            "n_x": np.bincount(sifted.key_intensity[kept], minlength=n_x.size).astype(np.int64),
-            "n_z": n_z,
-            "m_x": m_x,
-            "m_z": m_z,
-        }
+        counts = self._key_counts(sifted.key_intensity, kept, n_z, m_x, m_z)
         count = int(msg["keys"].size)
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, result.disclosed_bits, verify_bits)
@@ -342,22 +370,14 @@ class Bob(_Party):
         if int(pa["output_bits"]) != length.secret_bits:
             raise ProtocolAbort("the parties disagree on the key length", reason="protocol")
         seed = BitString(np.asarray(pa["seed"], dtype=np.uint8).copy(), int(pa["n_bits"]))
-        final = toeplitz_hash(BitString.from_bits(corrected), seed, output_bits=length.secret_bits)
-        self._lap("amplification")
-        out, replenished = self._replenish(final)
-        return PartyResult(
-            key=out,
+        return self._amplify(
+            BitString.from_bits(corrected),
+            seed,
+            length=length,
+            counts=counts,
+            ok=ok,
             sifted_bits=int(raw.size),
             qber_estimate=qber_est,
-            qber=float(m_x.sum() / max(1, counts["n_x"].sum())),
             reconciliation_leak_bits=result.disclosed_bits,
             verification_leak_bits=verify_bits,
-            frames=int(frames.shape[0]),
-            frames_failed=int((~ok).sum()),
-            verification_passed=bool(ok.all()),
-            secret_bits=length.secret_bits,
-            phase_error=length.phase_error,
-            authentication_key_used_bits=ch.auth.pool.consumed_bits,
-            authentication_key_replenished_bits=replenished,
-            stage_seconds=self.stage_seconds,
         )
