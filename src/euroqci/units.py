@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 __all__ = [
     "C_KM_PER_S",
+    "DAY_S",
     "EARTH_RADIUS_KM",
     "FIBER_LOSS_SMF28_DB_PER_KM",
     "FIBER_LOSS_ULL_DB_PER_KM",
@@ -32,6 +33,8 @@ EARTH_RADIUS_KM = 6371.0088
 FIBER_LOSS_SMF28_DB_PER_KM = 0.2
 #: Ultra-low-loss fibre as used in long-distance TF-QKD (Liu et al., PRL 130, 210801 (2023)).
 FIBER_LOSS_ULL_DB_PER_KM = 0.157
+#: Seconds in one day (86,400 SI seconds; leap seconds are not counted).
+DAY_S = 86_400.0
 #: Picoseconds in one second.
 PS_PER_S = 1e12
 

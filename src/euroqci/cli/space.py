@@ -9,6 +9,7 @@ import typer
 
 from euroqci.cli._common import friendly_errors, load_document, print_json
 from euroqci.errors import ConfigurationError
+from euroqci.units import DAY_S
 
 __all__ = ["pass_key", "passes", "space_plan"]
 
@@ -69,7 +70,7 @@ def passes(
         sat,
         st,
         start=t0,
-        duration_s=days * 86400.0,
+        duration_s=days * DAY_S,
         min_elevation_deg=min_elevation_deg,
         night_only=night_only,
         sun_max_elevation_deg=sun_max_elevation_deg,

@@ -16,13 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from euroqci.errors import ConfigurationError
+from euroqci.units import DAY_S
 
 __all__ = ["TimeGrid", "ensure_utc", "load_ephemeris", "load_timescale"]
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-DAY_S = 86_400.0
 #: Julian date of the Unix epoch 1970-01-01T00:00:00 UTC.
 _JD_UNIX_EPOCH = 2_440_587.5
 #: The ephemeris de421 covers 1899-07-29 to 2053-10-09 (JPL); we accept 1950-2050.

@@ -31,6 +31,7 @@ from euroqci.space.passes import (
     sun_elevation_deg,
     track,
 )
+from euroqci.units import DAY_S
 
 __all__ = [
     "DoubleDownlink",
@@ -251,7 +252,7 @@ def pair_block_bits_per_day(
     from euroqci.space.statistics import clear_nights, night_index
 
     windows = double_downlink(
-        satellite, station_a, station_b, link, start=start, duration_s=days * 86400.0,
+        satellite, station_a, station_b, link, start=start, duration_s=days * DAY_S,
         min_elevation_deg=min_elevation_deg, slot_s=slot_s,
     )  # fmt: skip
     if not windows:

@@ -45,6 +45,7 @@ from euroqci.space.planning import (
 from euroqci.space.spec import SpaceScenario
 from euroqci.space.spec import builtin_scenario as builtin_space_scenario
 from euroqci.space.statistics import PassKeyTable, station_pass_keys
+from euroqci.units import DAY_S
 
 __all__ = [
     "PassBurst",
@@ -57,7 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,7 @@ def satellite_links(
     node = _satellite_node(satellite, stations, node_id, known=scenario.sites_by_id)
     tables = station_pass_keys(
         satellite, stations, link or OpticalLink(), system, start=start,
-        duration_s=days * _DAY_S, min_elevation_deg=min_elevation_deg,
+        duration_s=days * DAY_S, min_elevation_deg=min_elevation_deg,
     )  # fmt: skip
     links = tuple(
         SatelliteLink(
@@ -335,7 +335,7 @@ def satellite_links(
         start=start,
         days=days,
         links=links,
-        pair_rates_bps={pair: bits / _DAY_S for pair, bits in per_day.items()},
+        pair_rates_bps={pair: bits / DAY_S for pair, bits in per_day.items()},
         storage_bits=storage_bits,
     )
 

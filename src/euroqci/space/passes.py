@@ -19,8 +19,9 @@ import numpy.typing as npt
 
 from euroqci.errors import ConfigurationError
 from euroqci.space import _kernels
-from euroqci.space._skyfield import DAY_S, TimeGrid, ensure_utc, load_ephemeris
+from euroqci.space._skyfield import TimeGrid, ensure_utc, load_ephemeris
 from euroqci.space.orbits import GroundStation, Satellite
+from euroqci.units import DAY_S
 
 __all__ = [
     "DEFAULT_MIN_ELEVATION_DEG",

@@ -33,6 +33,7 @@ from euroqci.space.statistics import (
     night_index,
     station_pass_keys,
 )
+from euroqci.units import DAY_S
 
 __all__ = [
     "SpacePlan",
@@ -104,7 +105,7 @@ def station_average_key_rate_bps(
         link or OpticalLink(),
         system or QKDSystem(),
         start=start,
-        duration_s=days * 86400.0,
+        duration_s=days * DAY_S,
         min_elevation_deg=min_elevation_deg,
         n_reference=n_reference,
     )
@@ -115,7 +116,7 @@ def average_key_rate_bps(table: PassKeyTable, station: GroundStation, *, days: f
     """``sum(key of each pass) * (1 - cloud_probability) / period`` in bit/s: the expected rate
     of a station's satellite link over day and night (its passes' table over ``days``)."""
     clear = 1.0 - station.effective_cloud_probability
-    return table.total_bits * clear / (days * 86400.0)
+    return table.total_bits * clear / (days * DAY_S)
 
 
 def relay_pair_bits_per_day(
@@ -216,7 +217,7 @@ def plan_space_segment(
         link,
         system,
         start=start,
-        duration_s=days * 86400.0,
+        duration_s=days * DAY_S,
         min_elevation_deg=min_elevation_deg,
         n_reference=n_reference,
     )

@@ -37,6 +37,7 @@ from euroqci.space.pass_key import (
 )
 from euroqci.space.passes import DEFAULT_MIN_ELEVATION_DEG, find_passes
 from euroqci.space.planning import DEFAULT_STORAGE_BITS, SpacePlan, plan_space_segment
+from euroqci.units import DAY_S
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -213,7 +214,7 @@ def pass_key_from_spec(spec: Mapping[str, Any]) -> PassKey | DoubleDownlinkKey:
         satellite,
         station,
         start=start,
-        duration_s=days * 86400.0,
+        duration_s=days * DAY_S,
         min_elevation_deg=_number(spec, "min_elevation_deg", _MASK, field="spec"),
         night_only=bool(spec.get("night_only", False)),
     )
@@ -261,7 +262,7 @@ def _double_downlink_from_spec(
         station_from_spec(spec["station_b"]),
         link,
         start=start,
-        duration_s=days * 86400.0,
+        duration_s=days * DAY_S,
         min_elevation_deg=_number(spec, "min_elevation_deg", _MASK, field="spec"),
         night_only=bool(spec.get("night_only", True)),
         slot_s=_number(spec, "slot_s", 1.0, field="spec"),

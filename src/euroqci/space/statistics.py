@@ -29,6 +29,7 @@ from euroqci.space.link_budget import OpticalLink
 from euroqci.space.orbits import GroundStation, Satellite
 from euroqci.space.pass_key import QKDSystem, pass_key
 from euroqci.space.passes import DEFAULT_MIN_ELEVATION_DEG, Pass, find_passes_many
+from euroqci.units import DAY_S
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -154,7 +155,7 @@ def _reference_keys(
 def night_index(moment: datetime, start: datetime) -> int:
     """Index of the night (noon-to-noon UTC period) of ``moment`` counted from ``start``."""
     anchor = (start - timedelta(hours=12)).replace(hour=12, minute=0, second=0, microsecond=0)
-    return int((moment - anchor).total_seconds() // 86400.0)
+    return int((moment - anchor).total_seconds() // DAY_S)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class StationKeyStatistics:
     @property
     def average_key_rate_bps(self) -> float:
         """Mean key rate averaged over day and night, bits per second (for network planning)."""
-        return self.mean_bits_per_day / 86400.0
+        return self.mean_bits_per_day / DAY_S
 
     def to_dict(self) -> dict[str, float | int | str]:
         """JSON-ready fields."""
