@@ -17,7 +17,7 @@ import numpy.typing as npt
 from scipy.stats import qmc
 
 from euroqci.errors import ConfigurationError
-from euroqci.physics.channels import SlottedChannel
+from euroqci.physics.channels import FibreChannel, FixedLossChannel, SlottedChannel
 from euroqci.protocols import bb84_decoy as bb84
 from euroqci.protocols.bb84_decoy import DecoyMethod
 from euroqci.protocols.link_spec import LinkSpec, Protocol
@@ -424,7 +424,7 @@ def _asymptotic_two_decoy(
     return mu, nu, names
 
 
-def _finite_kw(spec: LinkSpec, eps_sec: float) -> dict[str, Any]:
+def _finite_kw(spec: LinkSpec, eps_sec: Any) -> dict[str, Any]:
     assert spec.finite_key is not None
     fk = spec.finite_key
     return dict(
@@ -437,11 +437,12 @@ def _finite_kw(spec: LinkSpec, eps_sec: float) -> dict[str, Any]:
     )
 
 
-def _secrecy_iterations(spec: LinkSpec) -> list[float | None]:
-    """epsilon_sec per round: fixed, or epsilon_sec_per_bit * l solved by fixed-point rounds."""
+def _secrecy_rounds(spec: LinkSpec) -> int:
+    """Optimisation rounds: one for a fixed epsilon_sec; three fixed-point rounds for
+    epsilon_sec = epsilon_sec_per_bit * l (l depends on epsilon_sec only logarithmically)."""
     fk = spec.finite_key
     assert fk is not None
-    return [None, None, None] if fk.epsilon_sec_per_bit is not None else [fk.epsilon_sec]
+    return 3 if fk.epsilon_sec_per_bit is not None else 1
 
 
 def _evaluate_bb84_finite(spec: LinkSpec) -> KeyRateResult:
@@ -452,7 +453,7 @@ def _evaluate_bb84_finite(spec: LinkSpec) -> KeyRateResult:
     space = _space(spec, optimise_px=True)
     block = fk.block_size
     eps = np.full(n, fk.epsilon_sec if fk.epsilon_sec_per_bit is None else 1e-10)
-    for _ in _secrecy_iterations(spec):
+    for _ in range(_secrecy_rounds(spec)):
 
         def objective(
             u: FloatArray, rows: npt.NDArray[np.intp], eps: FloatArray = eps
@@ -464,7 +465,7 @@ def _evaluate_bb84_finite(spec: LinkSpec) -> KeyRateResult:
                 intensity_probabilities=p,
                 basis_probability_x=p_x,
                 block_size=block,
-                **_finite_kw(spec, 1.0) | {"epsilon_sec": eps[rows]},
+                **_finite_kw(spec, eps[rows]),
             )
             ell = r.secret_bits_raw
             # Per pulse where a key exists; per block (a steeper, fixed scale) where it does
@@ -478,7 +479,7 @@ def _evaluate_bb84_finite(spec: LinkSpec) -> KeyRateResult:
             intensity_probabilities=p,
             basis_probability_x=p_x,
             block_size=block,
-            **_finite_kw(spec, 1.0) | {"epsilon_sec": eps},
+            **_finite_kw(spec, eps),
         )
         if fk.epsilon_sec_per_bit is not None:
             eps = np.clip(fk.epsilon_sec_per_bit * np.maximum(res.secret_bits, 1.0), 1e-300, 0.5)
@@ -518,7 +519,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
         "plob_bound_bps": np.asarray(float(np.sum(plob_bound(t)) * pulses_per_slot / duration)),
     }
     if spec.finite_key is None:
-        spec_flat = dataclasses.replace(spec, channel=_as_fixed(loss))
+        spec_flat = dataclasses.replace(spec, channel=FixedLossChannel(loss_db=np.asarray(loss)))
         r = _evaluate_bb84_asymptotic(spec_flat)
         bits = float(np.sum(r.secret_bits_per_pulse) * pulses_per_slot)
         sifted = float(np.sum(r.sifted_rate_bps) * channel.slot_s)
@@ -542,7 +543,7 @@ def _evaluate_bb84_pass(spec: LinkSpec) -> KeyRateResult:
     t_sorted = np.sort(t)[::-1]
     eps = np.full(1, fk.epsilon_sec if fk.epsilon_sec_per_bit is None else 1e-10)
     window = channel.optimise_window
-    for _ in _secrecy_iterations(spec):
+    for _ in range(_secrecy_rounds(spec)):
 
         def objective(
             u: FloatArray, rows: npt.NDArray[np.intp], eps: FloatArray = eps
@@ -599,19 +600,11 @@ def _sifting_fraction(p_x: float) -> float:
     return p_x**2 + (1.0 - p_x) ** 2
 
 
-def _as_fixed(loss_db: FloatArray) -> Any:
-    from euroqci.physics.channels import FixedLossChannel
-
-    return FixedLossChannel(loss_db=np.asarray(loss_db))
-
-
 def max_reach_km(spec: LinkSpec, *, min_rate_bps: float = 0.0, upper_km: float = 1000.0) -> float:
     """Longest fibre length (km) at which the link still gives more than ``min_rate_bps``.
 
     Bisection on ``channel.length_km`` of a fibre SPEC, to 0.1 km.
     """
-    from euroqci.physics.channels import FibreChannel
-
     ch = spec.channel
     if not isinstance(ch, FibreChannel):
         raise ConfigurationError(
