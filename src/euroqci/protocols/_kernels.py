@@ -161,10 +161,12 @@ def asymptotic_decoy_single_photon(q, e, mu, p):
     scale = np.exp(mu)
     tau0 = photon_number_probabilities(mu, p, 0)
     tau1 = photon_number_probabilities(mu, p, 1)
-    n = p * q
-    m = p * e
-    s0 = np.maximum(decoy_vacuum_lower(scale * n / p, scale * n / p, mu, p, tau0), 0.0)
-    s1 = decoy_single_lower(scale * n / p, scale * n / p, mu, s0, tau0, tau1)
-    v1 = decoy_single_errors_upper(scale * m / p, scale * m / p, mu, tau1)
+    # Expected counts per pulse are p_k q_k, so e^k / p_k times them is e^k q_k; with no
+    # fluctuation the lower and upper bounds coincide.
+    gain = scale * q
+    error_gain = scale * e
+    s0 = np.maximum(decoy_vacuum_lower(gain, gain, mu, p, tau0), 0.0)
+    s1 = decoy_single_lower(gain, gain, mu, s0, tau0, tau1)
+    v1 = decoy_single_errors_upper(error_gain, error_gain, mu, tau1)
     e1 = np.where(s1 > 0, np.clip(v1 / np.maximum(s1, 1e-300), 0.0, 0.5), 0.5)
     return s0, s1, e1
