@@ -56,3 +56,51 @@ def test_bitstring_hides_content_and_compares_in_constant_time() -> None:
     assert repr(a) == "BitString(n_bits=9)"
     assert a.equals(BitString.from_bits([1, 0, 1, 1, 0, 0, 1, 0, 1]))
     assert not a.equals(BitString.from_bits([1, 0, 1, 1, 0, 0, 1, 0, 0]))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n_bits", [0, 1, 7, 8, 13, 64, 1001])
+def test_unpack_kernel_equals_numpy(rng: np.random.Generator, n_bits: int) -> None:
+    from euroqci.postprocessing._amplification_kernels import unpack_to_float
+
+    bits = _random(rng, n_bits)
+    out = np.full(n_bits + 9, 7.0)
+    unpack_to_float(bits.data, n_bits, out)
+    expected = np.zeros(n_bits + 9)
+    expected[:n_bits] = bits.unpack()
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.kernel
+def test_round_parity_kernel_equals_numpy(rng: np.random.Generator) -> None:
+    from euroqci.postprocessing._amplification_kernels import round_parity_pack
+
+    values = rng.integers(0, 1000, 203).astype(np.float64) * 4.0 + rng.uniform(-0.3, 0.3, 203)
+    packed, worst = round_parity_pack(values, 5, 190, 0.25)
+    scaled = values[5:195] * 0.25
+    rounded = np.rint(scaled)
+    assert np.array_equal(packed, np.packbits((rounded.astype(np.int64) & 1).astype(np.uint8)))
+    assert worst == pytest.approx(float(np.max(np.abs(scaled - rounded))))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workspace_reuse_and_thread_modes_agree(rng: np.random.Generator, workers: int) -> None:
+    # The same sizes twice (the cached workspace is reused), then a different size.
+    for n, m in [(3000, 1200), (3000, 1200), (2500, 900)]:
+        key, seed = _random(rng, n), _random(rng, n + m - 1)
+        fast = toeplitz_hash(key, seed, output_bits=m, workers=workers)
+        assert fast.equals(toeplitz_hash_direct(key, seed, output_bits=m))
+
+
+def test_fast_size_is_the_smallest_even_7_smooth_size() -> None:
+    from euroqci.postprocessing.amplification import _fast_size
+
+    def smooth(k: int) -> bool:
+        for p in (2, 3, 5, 7):
+            while k % p == 0:
+                k //= p
+        return k == 1
+
+    for n in [2, 3, 11, 97, 1000, 1499, 65537]:
+        expected = next(k for k in range(n, 4 * n + 4) if k % 2 == 0 and smooth(k))
+        assert _fast_size(n) == expected
