@@ -53,46 +53,59 @@ def _fast_size(n: int) -> int:
 
 
 class _Workspace:
-    """FFTW plans and aligned buffers for one transform size.
+    """FFTW plans and two aligned in-place buffers for one transform size.
 
     Fresh buffers of this size cost about as much in page faults as the transform itself, so
-    the workspace of the most recent small size is kept (see :func:`_workspace`).
+    workspaces of small sizes are kept for the next call (see :func:`_acquire_workspace`).
+    Transforms run in place (the real signal is a view on the spectrum's memory), so a
+    workspace takes 16 bytes per point.
     """
 
     def __init__(self, size: int, threads: int) -> None:
         self.size = size
+        self.threads = threads
         self.lock = threading.Lock()
-        self.key_in = pyfftw.empty_aligned(size, dtype=np.float64)
-        self.seed_in = pyfftw.empty_aligned(size, dtype=np.float64)
         self.key_spectrum = pyfftw.empty_aligned(size // 2 + 1, dtype=np.complex128)
         self.seed_spectrum = pyfftw.empty_aligned(size // 2 + 1, dtype=np.complex128)
+        self.key_in = self.key_spectrum.view(np.float64)[:size]
+        self.seed_in = self.seed_spectrum.view(np.float64)[:size]
         self.key_plan = pyfftw.FFTW(self.key_in, self.key_spectrum, flags=_PLAN_FLAGS)
         self.seed_plan = pyfftw.FFTW(self.seed_in, self.seed_spectrum, flags=_PLAN_FLAGS)
-        # The product is transformed back into the seed's input buffer (no longer needed).
+        # The product goes back in place: the convolution ends up in ``key_in``.
         self.backward_plan = pyfftw.FFTW(
             self.key_spectrum,
-            self.seed_in,
+            self.key_in,
             direction="FFTW_BACKWARD",
             flags=_PLAN_FLAGS,
             threads=threads,
         )
 
 
-_CACHE_MAX_SIZE = 1 << 22  # keep workspaces up to ~170 MB; larger ones are built per call
-_cache: dict[tuple[int, int], _Workspace] = {}
+_CACHE_MAX_SIZE = 1 << 23  # keep workspaces up to 134 MB; larger ones are built per call
+_CACHE_ENTRIES = 2  # Alice and Bob hash at the same time in one process
+_cache: list[_Workspace] = []
 _cache_lock = threading.Lock()
 
 
-def _workspace(size: int, threads: int) -> _Workspace:
-    if size > _CACHE_MAX_SIZE:
-        return _Workspace(size, threads)
-    with _cache_lock:
-        space = _cache.get((size, threads))
-        if space is None or space.lock.locked():
-            space = _Workspace(size, threads)
-            _cache.clear()
-            _cache[(size, threads)] = space
-        return space
+def _acquire_workspace(size: int, threads: int) -> _Workspace:
+    """A workspace of ``size`` with its lock held by the caller (release it when done)."""
+    if size <= _CACHE_MAX_SIZE:
+        with _cache_lock:
+            for space in _cache:
+                if space.size == size and space.threads == threads and space.lock.acquire(False):
+                    return space
+    space = _Workspace(size, threads)
+    space.lock.acquire()
+    if size <= _CACHE_MAX_SIZE:
+        with _cache_lock:
+            _cache.append(space)
+            # Forget the oldest workspaces that nobody is using.
+            for old in list(_cache):
+                if len(_cache) <= _CACHE_ENTRIES:
+                    break
+                if old is not space and not old.lock.locked():
+                    _cache.remove(old)
+    return space
 
 
 def _hash_fft(key: BitString, seed: BitString, m: int, workers: int) -> tuple[BitString, float]:
@@ -102,8 +115,8 @@ def _hash_fft(key: BitString, seed: BitString, m: int, workers: int) -> tuple[Bi
     n = key.n_bits
     # A cyclic convolution of length >= len(seed) = n + m - 1 leaves the middle outputs
     # n - 1 .. n + m - 2 free of wrap-around, so the FFT need not cover the whole product.
-    space = _workspace(_fast_size(seed.n_bits), max(1, workers))
-    with space.lock:
+    space = _acquire_workspace(_fast_size(seed.n_bits), max(1, workers))
+    try:
         unpack_to_float(key.data, n, space.key_in)
         unpack_to_float(seed.data, seed.n_bits, space.seed_in)
         if workers > 1:
@@ -118,7 +131,9 @@ def _hash_fft(key: BitString, seed: BitString, m: int, workers: int) -> tuple[Bi
         space.key_spectrum *= space.seed_spectrum
         space.backward_plan.execute()
         # execute() runs FFTW's unnormalised backward transform: scale what we keep.
-        packed, worst = round_parity_pack(space.seed_in, n - 1, m, 1.0 / space.size)
+        packed, worst = round_parity_pack(space.key_in, n - 1, m, 1.0 / space.size)
+    finally:
+        space.lock.release()
     return BitString(packed, m), float(worst)
 
 
