@@ -41,6 +41,10 @@ _S27 = np.uint64(27)
 _S31b = np.uint64(31)
 _S30b = np.uint64(30)
 _S11 = np.uint64(11)
+_S29 = np.uint64(29)
+_S32 = np.uint64(32)
+_MASK29 = np.uint64((1 << 29) - 1)
+_MASK32 = np.uint64((1 << 32) - 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,23 +86,62 @@ def poly_hash61(words, key):
     return h
 
 
+@_helper
+def _fold61(v):
+    """A value congruent to ``v`` modulo p and below ``2^61 + 8`` (one folding step)."""
+    return (v & MERSENNE61) + (v >> _S61)
+
+
+@_helper
+def _mul32mod61(w, k):
+    """``w * k`` modulo p up to one fold (below ``2^61 + 8``), for ``w < 2^32``, ``k < 2^61``.
+
+    Two 64-bit products instead of :func:`mulmod61`'s four: with ``k = kh 2^32 + kl``,
+    ``w kl < 2^64`` and ``x = w kh < 2^61``, whose ``x 2^32`` folds as
+    ``(x mod 2^29) 2^32 + x >> 29`` because ``2^61 = 1`` modulo p.
+    """
+    x = w * (k >> _S32)
+    return _fold61(w * (k & _MASK32)) + ((x & _MASK29) << _S32) + (x >> _S29)
+
+
 @njit(cache=True, nogil=True)
 def wegman_carter_tag(bulk, tail, keys, pads):
     """``(h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
 
-    ``bulk`` holds the message's whole 32-bit words (uint32, read in place: no copy of a large
-    message), ``tail`` the zero-padded last partial word (if any) and the length (uint64).
+    ``h_k`` is the polynomial ``sum_i w_i k^(L-1-i) mod p`` over the message's 32-bit words
+    (:func:`poly_hash61`). ``bulk`` holds the message's whole 32-bit words (uint32, read in
+    place: no copy of a large message), ``tail`` the zero-padded last partial word (if any) and
+    the length (uint64). Horner's rule runs four words per step with ``k^2, k^3, k^4``, so the
+    four products of a step are independent (the sequential chain has one multiplication per
+    four words instead of four): the same polynomial, about three times the throughput.
     """
     out = np.zeros(keys.shape[0], dtype=np.uint64)
+    n_bulk = bulk.shape[0]
+    n_quad = n_bulk - n_bulk % 4
     for t in range(keys.shape[0]):
-        key = keys[t]
+        k1 = keys[t]
+        k2 = mulmod61(k1, k1)
+        k3 = mulmod61(k2, k1)
+        k4 = mulmod61(k3, k1)
         h = np.uint64(0)
-        for i in range(bulk.shape[0]):
-            h = mulmod61(h, key) + np.uint64(bulk[i])
+        for i in range(0, n_quad, 4):
+            # Five terms each below 2^61 + 8 (or 2^61, 2^32): the sum stays below 2^64.
+            s = (
+                mulmod61(h, k4)
+                + _fold61(_mul32mod61(np.uint64(bulk[i]), k3))
+                + _fold61(_mul32mod61(np.uint64(bulk[i + 1]), k2))
+                + _fold61(_mul32mod61(np.uint64(bulk[i + 2]), k1))
+                + np.uint64(bulk[i + 3])
+            )
+            h = _fold61(s)
+            if h >= MERSENNE61:
+                h -= MERSENNE61
+        for i in range(n_quad, n_bulk):
+            h = mulmod61(h, k1) + np.uint64(bulk[i])
             if h >= MERSENNE61:
                 h -= MERSENNE61
         for i in range(tail.shape[0]):
-            h = mulmod61(h, key) + tail[i]
+            h = mulmod61(h, k1) + tail[i]
             if h >= MERSENNE61:
                 h -= MERSENNE61
         h = h + pads[t]
