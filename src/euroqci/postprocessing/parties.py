@@ -27,7 +27,7 @@ from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascad
 from euroqci.postprocessing.channel import ClassicalChannel
 from euroqci.postprocessing.estimation import secret_key_length
 from euroqci.postprocessing.ldpc import ldpc_alice, ldpc_bob
-from euroqci.postprocessing.sifting import sift
+from euroqci.postprocessing.sifting import click_gaps, clicks_from_gaps, sift
 from euroqci.protocols.finite_key import TailBound
 
 __all__ = ["Alice", "Bob", "DistillSettings", "PartyResult", "ReconciliationMethod"]
@@ -241,7 +241,12 @@ class Alice(_Party):
     def _run(self) -> PartyResult:
         ch = self.channel
         msg = ch.recv("sift")
-        clicks = msg["click_index"]
+        try:
+            clicks = clicks_from_gaps(msg["click_gaps"], self._record.n_pulses)
+        except ValueError as exc:
+            raise ProtocolAbort(
+                f"Bob's sifting message: {exc}", reason="malformed message"
+            ) from exc
         bob_bases = np.unpackbits(msg["bases"], count=clicks.size)
         bits, bases, idx = self._record.at(clicks)
         ch.send("sift-reply", bases=np.packbits(bases), intensity_index=idx)
@@ -322,7 +327,7 @@ class Bob(_Party):
     def _run(self) -> PartyResult:
         ch = self.channel
         rec = self._record
-        ch.send("sift", click_index=rec.click_index, bases=np.packbits(rec.bases))
+        ch.send("sift", click_gaps=click_gaps(rec.click_index), bases=np.packbits(rec.bases))
         reply = ch.recv("sift-reply")
         alice_bases = np.unpackbits(reply["bases"], count=rec.click_index.size)
         idx = np.asarray(reply["intensity_index"], dtype=np.uint8)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SiftedIndices", "sift"]
+__all__ = ["SiftedIndices", "click_gaps", "clicks_from_gaps", "sift"]
 
 BASIS_X = 1
 BASIS_Z = 0
@@ -55,3 +55,40 @@ def sift(
     key = np.flatnonzero(same & (bob_bases == BASIS_X))
     test = np.flatnonzero(same & (bob_bases == BASIS_Z))
     return SiftedIndices(key, test, intensity[key], intensity[test])
+
+
+def click_gaps(click_index: npt.NDArray[np.int64]) -> npt.NDArray[np.unsignedinteger]:
+    """Bob's announcement of his clicks: the gaps between increasing pulse numbers.
+
+    The first gap is the first pulse number. Gaps go in the narrowest unsigned type that holds
+    them (uint16, uint32 or uint64): a quarter to a half of the int64 positions, so less to
+    send and less to authenticate.
+
+    >>> click_gaps(np.array([3, 4, 10], np.int64)).tolist()
+    [3, 1, 6]
+    """
+    gaps = np.diff(click_index, prepend=np.int64(0))
+    if gaps.size and int(gaps.min()) < 0:
+        raise ValueError("click_index: expected increasing pulse numbers")
+    largest = int(gaps.max()) if gaps.size else 0
+    for dtype in (np.uint16, np.uint32):
+        if largest <= np.iinfo(dtype).max:
+            return gaps.astype(dtype)
+    return gaps.astype(np.uint64)
+
+
+def clicks_from_gaps(gaps: npt.NDArray[np.unsignedinteger], n_pulses: int) -> npt.NDArray[np.int64]:
+    """Inverse of :func:`click_gaps`; pulse numbers must stay below ``n_pulses``.
+
+    >>> clicks_from_gaps(np.array([3, 1, 6], np.uint16), 11).tolist()
+    [3, 4, 10]
+    """
+    if gaps.dtype.kind != "u":
+        raise ValueError("click gaps: expected an unsigned integer array")
+    if gaps.size and int(gaps.max()) >= n_pulses:
+        raise ValueError(f"click gaps: a pulse number beyond the {n_pulses} pulses sent")
+    clicks = np.cumsum(gaps, dtype=np.int64)
+    # Gaps below n_pulses each cannot wrap int64 before the last position is checked here.
+    if clicks.size and (int(clicks[-1]) >= n_pulses or int(clicks[-1]) < 0):
+        raise ValueError(f"click gaps: a pulse number beyond the {n_pulses} pulses sent")
+    return clicks
