@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from euroqci.devices.record import AliceRecord, BobRecord
+from euroqci.devices.record import (
+    AliceRecord,
+    BobRecord,
+    pack_intensity_index,
+    unpack_intensity_index,
+)
 from euroqci.errors import ProtocolAbort
 from euroqci.postprocessing import verification
 from euroqci.postprocessing.amplification import toeplitz_hash
@@ -249,7 +254,7 @@ class Alice(_Party):
             ) from exc
         bob_bases = np.unpackbits(msg["bases"], count=clicks.size)
         bits, bases, idx = self._record.at(clicks)
-        ch.send("sift-reply", bases=np.packbits(bases), intensity_index=idx)
+        ch.send("sift-reply", bases=np.packbits(bases), intensity_index=pack_intensity_index(idx))
         sifted = sift(bases, bob_bases, idx)
         _, n_z = sifted.counts(len(self.settings.intensities))
         self._lap("sifting")
@@ -330,7 +335,12 @@ class Bob(_Party):
         ch.send("sift", click_gaps=click_gaps(rec.click_index), bases=np.packbits(rec.bases))
         reply = ch.recv("sift-reply")
         alice_bases = np.unpackbits(reply["bases"], count=rec.click_index.size)
-        idx = np.asarray(reply["intensity_index"], dtype=np.uint8)
+        idx = unpack_intensity_index(reply["intensity_index"], rec.click_index.size)
+        if idx.size != rec.click_index.size or alice_bases.size != rec.click_index.size:
+            raise ProtocolAbort(
+                "Alice's sifting reply: expected one basis and intensity per click",
+                reason="malformed message",
+            )
         sifted = sift(alice_bases, rec.bases, idx)
         n_x, n_z = sifted.counts(len(self.settings.intensities))
         self._lap("sifting")
