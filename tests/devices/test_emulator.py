@@ -146,3 +146,28 @@ def test_free_parameters_are_optimised_for_the_run_not_the_spec_block() -> None:
         }
     )
     assert float(evaluate_link(run_spec).secret_bits) > 0
+
+
+@pytest.mark.kernel
+def test_gather_kernel_equals_unpacked_arrays(rng: np.random.Generator) -> None:
+    from euroqci.devices.record import AliceRecord, pack_intensity_index
+
+    n = 1003
+    bits = rng.integers(0, 2, n, dtype=np.uint8)
+    bases = rng.integers(0, 2, n, dtype=np.uint8)
+    index = rng.integers(0, 3, n, dtype=np.uint8)
+    record = AliceRecord(
+        n_pulses=n,
+        intensities=(0.5, 0.1, 0.0),
+        repetition_rate_hz=1e9,
+        bits=np.packbits(bits),
+        bases=np.packbits(bases),
+        intensity_index=pack_intensity_index(index),
+    )
+    pulses = np.sort(rng.choice(n, 200, replace=False)).astype(np.int64)
+    got = record.at(pulses)
+    for out, full in zip(got, (bits, bases, index), strict=True):
+        assert out.dtype == np.uint8
+        assert np.array_equal(out, full[pulses])
+    with pytest.raises(IndexError, match="pulses"):
+        record.at(np.array([n], dtype=np.int64))

@@ -80,12 +80,13 @@ class AliceRecord:
 
     def at(self, pulses: npt.NDArray[np.int64]) -> tuple[U8, U8, U8]:
         """Bits, bases (1 = X) and intensity indices of the given pulses."""
-        byte = pulses >> 3
-        shift = 7 - (pulses & 7)
-        bits = (self.bits[byte] >> shift) & 1
-        bases = (self.bases[byte] >> shift) & 1
-        idx = (self.intensity_index[pulses >> 2] >> (6 - 2 * (pulses & 3))) & 3
-        return bits.astype(np.uint8), bases.astype(np.uint8), idx.astype(np.uint8)
+        from euroqci.devices._kernels import gather_pulses
+
+        pulses = np.asarray(pulses, dtype=np.int64)
+        if pulses.size and (int(pulses.min()) < 0 or int(pulses.max()) >= self.n_pulses):
+            raise IndexError(f"pulses: expected pulse numbers in 0..{self.n_pulses - 1}")
+        bits, bases, idx = gather_pulses(self.bits, self.bases, self.intensity_index, pulses)
+        return bits, bases, idx
 
     def save(self, path: Path) -> None:
         """Write ``alice.npz`` (format version 1)."""

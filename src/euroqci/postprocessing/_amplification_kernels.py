@@ -13,7 +13,7 @@ from euroqci._jit import njit
 
 
 @njit(cache=True, nogil=True)
-def unpack_to_float(packed, n_bits, out):  # type: ignore[no-untyped-def]
+def unpack_to_float(packed, n_bits, out):
     """Write bit ``i`` of ``packed`` (MSB first) to ``out[i]`` as 0.0/1.0; zero the rest."""
     full = n_bits // 8
     for byte_index in range(full):
@@ -28,7 +28,7 @@ def unpack_to_float(packed, n_bits, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def round_parity_pack(values, start, count, scale):  # type: ignore[no-untyped-def]
+def round_parity_pack(values, start, count, scale):
     """Parities of ``rint(values[start:start+count] * scale)``, packed MSB first.
 
     Returns the packed bits and the largest distance of a scaled value from its integer (the

@@ -1,0 +1,30 @@
+"""Kernels of the detection records: pure functions on the packed arrays.
+
+Compiled with numba through ``euroqci._jit.njit`` (plain Python under ``NUMBA_DISABLE_JIT=1``);
+imported lazily by :mod:`euroqci.devices.record`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from euroqci._jit import njit
+
+
+@njit(cache=True, nogil=True)
+def gather_pulses(bits, bases, intensity_index, pulses):
+    """Bit, basis and intensity index of each pulse in ``pulses`` from the packed record.
+
+    One pass where numpy's fancy indexing takes a dozen (shifts, masks, gathers, casts).
+    """
+    n = pulses.shape[0]
+    out_bits = np.empty(n, dtype=np.uint8)
+    out_bases = np.empty(n, dtype=np.uint8)
+    out_index = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        p = pulses[i]
+        shift = 7 - (p & 7)
+        out_bits[i] = (bits[p >> 3] >> shift) & 1
+        out_bases[i] = (bases[p >> 3] >> shift) & 1
+        out_index[i] = (intensity_index[p >> 2] >> (6 - 2 * (p & 3))) & 3
+    return out_bits, out_bases, out_index
