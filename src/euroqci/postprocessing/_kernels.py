@@ -242,12 +242,16 @@ def _mark_known(akn, n_leaves, node, value, stack):
 
 @njit(cache=True, nogil=True)
 def cascade_bob_init(keys, bit_of, n_leaves, bob, akn):
-    """Build Bob's parity trees and mark the virtual (padding) nodes as known zeros."""
+    """Build Bob's parity tree of pass 0 and mark the virtual (padding) nodes as known zeros.
+
+    The trees of later passes are built when their pass becomes active (``_select_phase``):
+    until then no flip needs to update them, which saves most of the tree walks of ``_flip``.
+    """
     stack = np.zeros((256, 2), dtype=np.int64)
     for f in range(keys.shape[0]):
+        _fill_tree(bob[f, 0], keys[f], bit_of[0], n_leaves[0])
         for j in range(bit_of.shape[0]):
             V = n_leaves[j]
-            _fill_tree(bob[f, j], keys[f], bit_of[j], V)
             akn[f, j, :] = -1
             for i in range(V):
                 if bit_of[j, i] < 0:
@@ -304,7 +308,7 @@ def _flip(
     x = bit_of[j, leaf - n_leaves[j]]
     keys[f, x] ^= 1
     flips[f] += 1
-    for q in range(leaf_of.shape[0]):
+    for q in range(cur[f] + 1):  # later passes' trees are built when they become active
         node = leaf_of[q, x]
         deepest = -1
         limit = 2 * block_start[q] if reuse == 0 else 2 * n_leaves[q]
@@ -312,7 +316,6 @@ def _flip(
             bob[f, q, node] ^= 1
             if (
                 deepest < 0
-                and q <= cur[f]
                 and node < limit
                 and akn[f, q, node] >= 0
                 and akn[f, q, node] != bob[f, q, node]
@@ -326,6 +329,9 @@ def _flip(
 @_helper
 def _select_phase(
     f,
+    keys,
+    bit_of,
+    n_leaves,
     bob,
     akn,
     n_blocks,
@@ -366,6 +372,7 @@ def _select_phase(
         if cur[f] >= n_passes:
             return False
         q = cur[f]
+        _fill_tree(bob[f, q], keys[f], bit_of[q], n_leaves[q])
         for b in range(n_blocks[q]):
             v = block_start[q] + b
             if akn[f, q, v] >= 0 and akn[f, q, v] != bob[f, q, v]:
@@ -501,6 +508,9 @@ def cascade_bob_round(
             if s_count[f] == 0:
                 if not _select_phase(
                     f,
+                    keys,
+                    bit_of,
+                    n_leaves,
                     bob,
                     akn,
                     n_blocks,
