@@ -83,16 +83,17 @@ def poly_hash61(words, key):
 
 
 @njit(cache=True, nogil=True)
-def wegman_carter_tag(bulk, tail, keys, pads):
-    """``(h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
+def poly_absorb61(state, bulk, tail, keys):
+    """Continue the polynomial hash ``state[t]`` (Horner, key ``keys[t]``) over more words.
 
-    ``bulk`` holds the message's whole 32-bit words (uint32, read in place: no copy of a large
-    message), ``tail`` the zero-padded last partial word (if any) and the length (uint64).
+    ``bulk`` holds whole 32-bit words (uint32, read in place: no copy of a large message),
+    ``tail`` further words as uint64 (the zero-padded last partial word, the length). Updates
+    ``state`` (uint64, one entry per key) in place, so that a transcript of many messages is
+    hashed as one word sequence without concatenating it.
     """
-    out = np.zeros(keys.shape[0], dtype=np.uint64)
     for t in range(keys.shape[0]):
         key = keys[t]
-        h = np.uint64(0)
+        h = state[t]
         for i in range(bulk.shape[0]):
             h = mulmod61(h, key) + np.uint64(bulk[i])
             if h >= MERSENNE61:
@@ -101,11 +102,37 @@ def wegman_carter_tag(bulk, tail, keys, pads):
             h = mulmod61(h, key) + tail[i]
             if h >= MERSENNE61:
                 h -= MERSENNE61
-        h = h + pads[t]
+        state[t] = h
+
+
+@njit(cache=True, nogil=True)
+def wegman_carter_finish(state, keys, pads):
+    """``(k h + pad) mod p`` per key: the tag of the word sequence hashed into ``state``.
+
+    The last multiplication by ``k`` leaves no word as a constant term, so that the hash of
+    two different sequences differs by a non-constant polynomial of ``k``: the family is then
+    almost-XOR (here: almost-difference) universal, which one-time-padded tags need
+    (Wegman and Carter 1981; Stinson, Des. Codes Cryptogr. 4, 369 (1994), Sec. 2).
+    """
+    out = np.zeros(keys.shape[0], dtype=np.uint64)
+    for t in range(keys.shape[0]):
+        h = mulmod61(state[t], keys[t]) + pads[t]
         if h >= MERSENNE61:
             h -= MERSENNE61
         out[t] = h
     return out
+
+
+@njit(cache=True, nogil=True)
+def wegman_carter_tag(bulk, tail, keys, pads):
+    """``(k h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
+
+    ``bulk`` holds the message's whole 32-bit words (uint32), ``tail`` the zero-padded last
+    partial word (if any) and the length (uint64); see :func:`poly_absorb61`.
+    """
+    state = np.zeros(keys.shape[0], dtype=np.uint64)
+    poly_absorb61(state, bulk, tail, keys)
+    return wegman_carter_finish(state, keys, pads)
 
 
 @njit(cache=True, nogil=True)
@@ -504,6 +531,7 @@ def cascade_bob_round(
                     _push_candidate(c_pass, c_node, c_count, f, 0, v, bob, akn)
             if n_out > start:
                 continue
+        frame_start = n_out
         while stage[f] == 2:
             if s_count[f] == 0:
                 if not _select_phase(
@@ -572,6 +600,14 @@ def cascade_bob_round(
                         flips,
                     )
             s_count[f] = remaining
+            if flips[f] > keys.shape[1]:
+                # More flips than bits: only replies that contradict each other (a forged
+                # transcript, which fails authentication) do this. Stop the frame for good.
+                n_out = frame_start
+                s_count[f] = 0
+                c_count[f] = 0
+                stage[f] = 3
+                break
             if remaining > 0:
                 break
     return n_out
