@@ -176,8 +176,36 @@ def test_parity_request_outside_the_trees_is_refused(rng) -> None:
     layout = CascadeLayout.build(frame_bits=256, sizes=sizes, seed=1)
     alice = _AliceState(layout, rng.integers(0, 2, (2, 256), dtype=np.uint8))
     with pytest.raises(ProtocolAbort):
-        alice.answer(np.array([alice.tree.size], dtype=np.int64))
+        alice.answer(np.array([alice.n_nodes], dtype=np.int64))
     with pytest.raises(ProtocolAbort):
         alice.answer(np.array([-1], dtype=np.int64))
     assert alice.disclosed_bits == 0
-    assert alice.answer(np.array([1, 2], dtype=np.uint32)).size == 2
+    assert alice.answer(np.array([1, 2], dtype=np.uint32)).size == 1  # two bits, packed
+    assert alice.disclosed_bits == 2
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("variant", list(CascadeVariant))
+def test_alice_answers_the_parity_of_the_bits_under_each_node(rng, variant) -> None:
+    # Oracle: the parity of a node is the XOR of the key bits at the leaves below it.
+    frame_bits = 300
+    sizes = block_sizes(variant, qber=0.04, frame_bits=frame_bits)
+    layout = CascadeLayout.build(frame_bits=frame_bits, sizes=sizes, seed=5)
+    keys = rng.integers(0, 2, (3, frame_bits), dtype=np.uint8)
+    alice = _AliceState(layout, keys)
+    n_passes, size = len(sizes), layout.tree_size
+    index = rng.integers(0, alice.n_nodes, 400).astype(np.int64)
+    got = np.unpackbits(alice.answer(index), count=index.size)
+    for x, bit in zip(index.tolist(), got.tolist(), strict=True):
+        f, rest = divmod(x, n_passes * size)
+        j, v = divmod(rest, size)
+        leaves = int(layout.n_leaves[j])
+        expected = 0
+        if 1 <= v < 2 * leaves:
+            lo = hi = v
+            while lo < leaves:
+                lo, hi = 2 * lo, 2 * hi + 1
+            for leaf in range(lo, hi + 1):
+                b = int(layout.bit_of[j, leaf - leaves])
+                expected ^= int(keys[f, b]) if b >= 0 else 0
+        assert bit == expected

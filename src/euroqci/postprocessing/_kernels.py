@@ -218,11 +218,36 @@ def _fill_tree(t, key, bits_at, n_leaves):
 
 
 @njit(cache=True, nogil=True)
-def cascade_alice_trees(keys, bit_of, n_leaves, tree):
-    """Fill ``tree`` (frames, passes, 2 Vmax) with the parity of every node of every pass."""
+def cascade_alice_trees(keys, bit_of, n_leaves, packed):
+    """Fill ``packed`` (frames, passes, 2 Vmax / 8) with the parity of every node, bit-packed.
+
+    Node ``v`` of pass ``j`` is bit ``v`` of row ``packed[f, j]``, most significant bit first
+    (the order of ``np.packbits``). One byte per node would be eight times the memory.
+    """
+    scratch = np.zeros(packed.shape[2] * 8, dtype=np.uint8)
     for f in range(keys.shape[0]):
         for j in range(bit_of.shape[0]):
-            _fill_tree(tree[f, j], keys[f], bit_of[j], n_leaves[j])
+            V = n_leaves[j]
+            _fill_tree(scratch, keys[f], bit_of[j], V)
+            scratch[2 * V :] = 0
+            row = packed[f, j]
+            n_bytes = (2 * V + 7) // 8
+            for b in range(n_bytes):
+                acc = np.uint8(0)
+                for k in range(8):
+                    acc = (acc << np.uint8(1)) | scratch[8 * b + k]
+                row[b] = acc
+            row[n_bytes:] = 0
+
+
+@njit(cache=True, nogil=True)
+def cascade_alice_answer(packed, index, out):
+    """Gather the bits ``index`` of the flat bit array ``packed`` into ``out``, packed."""
+    out[:] = 0
+    for i in range(index.shape[0]):
+        x = np.int64(index[i])
+        if (packed[x >> 3] >> (7 - (x & 7))) & 1:
+            out[i >> 3] |= np.uint8(128 >> (i & 7))
 
 
 @_helper

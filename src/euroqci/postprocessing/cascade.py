@@ -136,28 +136,31 @@ class CascadeLayout:
 
     @property
     def tree_size(self) -> int:
-        """Nodes per pass tree, including the unused index 0."""
-        return int(2 * self.n_leaves.max())
+        """Nodes per pass tree, including the unused index 0 (at least 8: whole bytes)."""
+        return max(8, int(2 * self.n_leaves.max()))
 
 
 class _AliceState:
-    """Alice's parities of every node; answers requests from her own key only."""
+    """Alice's parities of every node (bit-packed); answers requests from her own key only."""
 
     def __init__(self, layout: CascadeLayout, frames: npt.NDArray[np.uint8]) -> None:
         self.layout = layout
-        self.tree = np.empty((frames.shape[0], len(layout.sizes), layout.tree_size), np.uint8)
+        shape = (frames.shape[0], len(layout.sizes), layout.tree_size // 8)
+        self.tree = np.empty(shape, np.uint8)
         kernels.cascade_alice_trees(frames, layout.bit_of, layout.n_leaves, self.tree)
+        self.n_nodes = frames.shape[0] * len(layout.sizes) * layout.tree_size
         self.disclosed_bits = 0
 
     def answer(self, index: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
-        """Alice's parities of the requested nodes; a request outside her trees aborts."""
-        flat = self.tree.reshape(-1)
+        """Alice's parities of the requested nodes, packed; a request outside the trees aborts."""
         if index.ndim != 1 or index.dtype.kind not in "iu":
             raise ProtocolAbort("malformed parity request", reason="protocol")
-        if index.size and (int(index.min()) < 0 or int(index.max()) >= flat.size):
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= self.n_nodes):
             raise ProtocolAbort("parity request outside the Cascade trees", reason="protocol")
         self.disclosed_bits += int(index.size)
-        return flat[index]
+        out = np.empty((index.size + 7) // 8, np.uint8)
+        kernels.cascade_alice_answer(self.tree.reshape(-1), index, out)
+        return out
 
 
 class _BobState:
@@ -294,7 +297,7 @@ def _cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> Ca
             rounds += 1
             if request.size == 0:
                 break
-            channel.send("parity-reply", parities=np.packbits(alice.answer(request)))
+            channel.send("parity-reply", parities=alice.answer(request))
         disclosed += alice.disclosed_bits
     return CascadeResult(frames, disclosed, rounds, np.zeros(frames.shape[0], np.int64))
 
