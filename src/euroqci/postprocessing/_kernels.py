@@ -204,8 +204,8 @@ def splitmix_permutation(n, seed):
 # Each pass j lays the frame, permuted, into a complete binary tree of V_j leaves; blocks of
 # size k_j sit at one depth, each padded to K_j = 2^ceil(log2 k_j) with virtual zero bits that
 # both parties know (so the original, non-power-of-two block sizes fit the same tree). Node v
-# has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Bob holds the parities of his own
-# bits for every node (``bob``) and Alice's parity where it is known (``akn``: -1 unknown).
+# has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Alice holds the parity of every
+# node (bit-packed); Bob the parities of his own bits and Alice's where known (``state``).
 # --------------------------------------------------------------------------------------------
 @_helper
 def _fill_tree(t, key, bits_at, n_leaves):
@@ -250,14 +250,54 @@ def cascade_alice_answer(packed, index, out):
             out[i >> 3] |= np.uint8(128 >> (i & 7))
 
 
+# Bob's knowledge of one node is one byte of ``state``: bit 0 his own parity (``_BOB``), bit 1
+# set when Alice's parity is known (``_KNOWN``), bit 2 Alice's parity (``_ALICE``). One byte
+# instead of two arrays halves Bob's memory, and a flip reads and writes one cache line.
+_BOB = 1
+_KNOWN = 2
+_KEEP = 6  # the bits about Alice
+
+
 @_helper
-def _mark_known(akn, n_leaves, node, value, stack):
+def _is_known(s):
+    return (s & 2) != 0
+
+
+@_helper
+def _alice_bit(s):
+    return (s >> 2) & 1
+
+
+@_helper
+def _is_odd(s):
+    """Alice's parity is known and differs from Bob's."""
+    return (s & 2) != 0 and ((s ^ (s >> 2)) & 1) != 0
+
+
+@_helper
+def _known_byte(s, value):
+    """``s`` with Alice's parity ``value`` recorded."""
+    return (s & 1) | 2 | (value << 2)
+
+
+@_helper
+def _fill_bob(t, key, bits_at, n_leaves):
+    """Bob's parities (bit 0) of every node of one pass's tree; Alice's bits are kept."""
+    for i in range(n_leaves):
+        x = bits_at[i]
+        b = key[x] if x >= 0 else 0
+        t[n_leaves + i] = (t[n_leaves + i] & _KEEP) | b
+    for v in range(n_leaves - 1, 0, -1):
+        t[v] = (t[v] & _KEEP) | ((t[2 * v] ^ t[2 * v + 1]) & _BOB)
+
+
+@_helper
+def _mark_known(st, n_leaves, node, value, stack):
     """Record Alice's parity ``value`` of ``node`` and everything it implies in one pass's tree.
 
     With a parent and one child known the other child is known, and with both children known
     the parent is; this is the block-parity inference of Martinez-Mateo et al. (2015), Sec. 4.
     """
-    top = 0
     stack[0, 0] = node
     stack[0, 1] = value
     top = 1
@@ -265,35 +305,35 @@ def _mark_known(akn, n_leaves, node, value, stack):
         top -= 1
         v = stack[top, 0]
         val = stack[top, 1]
-        if akn[v] >= 0:
+        if _is_known(st[v]):
             continue
-        akn[v] = val
+        st[v] = _known_byte(st[v], val)
         if v > 1:
             s = v ^ 1
             p = v >> 1
-            if akn[s] >= 0 and akn[p] < 0:
+            if _is_known(st[s]) and not _is_known(st[p]):
                 stack[top, 0] = p
-                stack[top, 1] = val ^ akn[s]
+                stack[top, 1] = val ^ _alice_bit(st[s])
                 top += 1
-            elif akn[p] >= 0 and akn[s] < 0:
+            elif _is_known(st[p]) and not _is_known(st[s]):
                 stack[top, 0] = s
-                stack[top, 1] = val ^ akn[p]
+                stack[top, 1] = val ^ _alice_bit(st[p])
                 top += 1
         if v < n_leaves:
             left = 2 * v
             right = left + 1
-            if akn[left] >= 0 and akn[right] < 0:
+            if _is_known(st[left]) and not _is_known(st[right]):
                 stack[top, 0] = right
-                stack[top, 1] = val ^ akn[left]
+                stack[top, 1] = val ^ _alice_bit(st[left])
                 top += 1
-            elif akn[right] >= 0 and akn[left] < 0:
+            elif _is_known(st[right]) and not _is_known(st[left]):
                 stack[top, 0] = left
-                stack[top, 1] = val ^ akn[right]
+                stack[top, 1] = val ^ _alice_bit(st[right])
                 top += 1
 
 
 @njit(cache=True, nogil=True)
-def cascade_bob_init(keys, bit_of, n_leaves, bob, akn):
+def cascade_bob_init(keys, bit_of, n_leaves, state):
     """Build Bob's parity tree of pass 0 and mark the virtual (padding) nodes as known zeros.
 
     The trees of later passes are built when their pass becomes active (``_select_phase``):
@@ -301,17 +341,17 @@ def cascade_bob_init(keys, bit_of, n_leaves, bob, akn):
     """
     stack = np.zeros((256, 2), dtype=np.int64)
     for f in range(keys.shape[0]):
-        _fill_tree(bob[f, 0], keys[f], bit_of[0], n_leaves[0])
+        state[f, :, :] = 0
+        _fill_bob(state[f, 0], keys[f], bit_of[0], n_leaves[0])
         for j in range(bit_of.shape[0]):
             V = n_leaves[j]
-            akn[f, j, :] = -1
             for i in range(V):
                 if bit_of[j, i] < 0:
-                    _mark_known(akn[f, j], V, V + i, 0, stack)
+                    _mark_known(state[f, j], V, V + i, 0, stack)
 
 
 @_helper
-def _push_candidate(c_pass, c_node, c_count, f, q, node, bob, akn):
+def _push_candidate(c_pass, c_node, c_count, f, q, node, state):
     n = c_count[f]
     if n >= c_pass.shape[1]:
         # Full: drop entries that are no longer odd (cheap, and rare with the default capacity).
@@ -319,7 +359,7 @@ def _push_candidate(c_pass, c_node, c_count, f, q, node, bob, akn):
         for i in range(n):
             qq = c_pass[f, i]
             vv = c_node[f, i]
-            if akn[f, qq, vv] >= 0 and akn[f, qq, vv] != bob[f, qq, vv]:
+            if _is_odd(state[f, qq, vv]):
                 c_pass[f, m] = qq
                 c_node[f, m] = vv
                 m += 1
@@ -341,8 +381,7 @@ def _flip(
     leaf_of,
     bit_of,
     n_leaves,
-    bob,
-    akn,
+    state,
     cur,
     reuse,
     block_start,
@@ -361,21 +400,18 @@ def _flip(
     keys[f, x] ^= 1
     flips[f] += 1
     for q in range(cur[f] + 1):  # later passes' trees are built when they become active
+        t = state[f, q]
         node = leaf_of[q, x]
         deepest = -1
         limit = 2 * block_start[q] if reuse == 0 else 2 * n_leaves[q]
         while node >= 1:
-            bob[f, q, node] ^= 1
-            if (
-                deepest < 0
-                and node < limit
-                and akn[f, q, node] >= 0
-                and akn[f, q, node] != bob[f, q, node]
-            ):
+            s = t[node] ^ _BOB
+            t[node] = s
+            if deepest < 0 and node < limit and _is_odd(s):
                 deepest = node
             node >>= 1
         if deepest >= 0:
-            _push_candidate(c_pass, c_node, c_count, f, q, deepest, bob, akn)
+            _push_candidate(c_pass, c_node, c_count, f, q, deepest, state)
 
 
 @_helper
@@ -384,8 +420,7 @@ def _select_phase(
     keys,
     bit_of,
     n_leaves,
-    bob,
-    akn,
+    state,
     n_blocks,
     block_start,
     cur,
@@ -411,7 +446,7 @@ def _select_phase(
         for i in range(c_count[f]):
             q = c_pass[f, i]
             v = c_node[f, i]
-            if q <= cur[f] and akn[f, q, v] >= 0 and akn[f, q, v] != bob[f, q, v]:
+            if q <= cur[f] and _is_odd(state[f, q, v]):
                 c_pass[f, m] = q
                 c_node[f, m] = v
                 m += 1
@@ -424,11 +459,11 @@ def _select_phase(
         if cur[f] >= n_passes:
             return False
         q = cur[f]
-        _fill_tree(bob[f, q], keys[f], bit_of[q], n_leaves[q])
+        _fill_bob(state[f, q], keys[f], bit_of[q], n_leaves[q])
         for b in range(n_blocks[q]):
             v = block_start[q] + b
-            if akn[f, q, v] >= 0 and akn[f, q, v] != bob[f, q, v]:
-                _push_candidate(c_pass, c_node, c_count, f, q, v, bob, akn)
+            if _is_odd(state[f, q, v]):
+                _push_candidate(c_pass, c_node, c_count, f, q, v, state)
     nodes = np.empty(c_count[f], dtype=np.int64)
     k = 0
     rest = 0
@@ -469,8 +504,7 @@ def cascade_bob_round(
     n_blocks,
     block_start,
     reuse,
-    bob,
-    akn,
+    state,
     stage,
     cur,
     s_pass,
@@ -507,13 +541,13 @@ def cascade_bob_round(
     for r in range(n_replies):
         f = rq_f[r]
         j = rq_j[r]
-        _mark_known(akn[f, j], n_leaves[j], rq_node[r], np.int64(replies[r]), stack)
+        _mark_known(state[f, j], n_leaves[j], rq_node[r], np.int64(replies[r]), stack)
     n_out = 0
     for f in range(n_frames):
         if stage[f] == 0:
             for b in range(n_blocks[0]):
                 v = block_start[0] + b
-                if akn[f, 0, v] < 0:
+                if not _is_known(state[f, 0, v]):
                     out_f[n_out] = f
                     out_j[n_out] = 0
                     out_node[n_out] = v
@@ -521,20 +555,19 @@ def cascade_bob_round(
             stage[f] = 1
             continue
         if stage[f] == 1:
-            root = akn[f, 0, 1]
+            root = np.int64(_alice_bit(state[f, 0, 1]))
             start = n_out
             for j in range(1, n_passes):
-                _mark_known(akn[f, j], n_leaves[j], 1, root, stack)
+                _mark_known(state[f, j], n_leaves[j], 1, root, stack)
                 for b in range(n_blocks[j]):
                     v = block_start[j] + b
-                    if akn[f, j, v] < 0:
+                    if not _is_known(state[f, j, v]):
                         out_f[n_out] = f
                         out_j[n_out] = j
                         out_node[n_out] = v
                         n_out += 1
-                        # Asked now, so mark implied parities only after the reply; but the
-                        # last unknown block of a pass is implied by the others and the root.
-            # Drop, per pass, the last requested block: the frame parity implies it.
+            # Drop, per pass, the last requested block: the frame parity implies it (it is
+            # marked known when the reply to the others arrives).
             m = start
             i = start
             while i < n_out:
@@ -552,8 +585,8 @@ def cascade_bob_round(
             cur[f] = 0
             for b in range(n_blocks[0]):
                 v = block_start[0] + b
-                if akn[f, 0, v] >= 0 and akn[f, 0, v] != bob[f, 0, v]:
-                    _push_candidate(c_pass, c_node, c_count, f, 0, v, bob, akn)
+                if _is_odd(state[f, 0, v]):
+                    _push_candidate(c_pass, c_node, c_count, f, 0, v, state)
             if n_out > start:
                 continue
         frame_start = n_out
@@ -564,8 +597,7 @@ def cascade_bob_round(
                     keys,
                     bit_of,
                     n_leaves,
-                    bob,
-                    akn,
+                    state,
                     n_blocks,
                     block_start,
                     cur,
@@ -582,8 +614,7 @@ def cascade_bob_round(
                     break
             j = s_pass[f]
             V = n_leaves[j]
-            a = akn[f, j]
-            t = bob[f, j]
+            t = state[f, j]
             remaining = 0
             for i in range(s_count[f]):
                 v = s_node[f, i]
@@ -591,10 +622,10 @@ def cascade_bob_round(
                 while v < V:
                     left = 2 * v
                     right = left + 1
-                    if a[left] >= 0:
-                        v = left if a[left] != t[left] else right
-                    elif a[right] >= 0:
-                        v = right if a[right] != t[right] else left
+                    if _is_known(t[left]):
+                        v = left if _is_odd(t[left]) else right
+                    elif _is_known(t[right]):
+                        v = right if _is_odd(t[right]) else left
                     else:
                         out_f[n_out] = f
                         out_j[n_out] = j
@@ -614,8 +645,7 @@ def cascade_bob_round(
                         leaf_of,
                         bit_of,
                         n_leaves,
-                        bob,
-                        akn,
+                        state,
                         cur,
                         reuse,
                         block_start,

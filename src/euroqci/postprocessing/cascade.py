@@ -173,9 +173,8 @@ class _BobState:
         n_passes = len(layout.sizes)
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
-        self.bob = np.empty((n_frames, n_passes, size), np.uint8)
-        self.akn = np.empty((n_frames, n_passes, size), np.int8)
-        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.bob, self.akn)
+        self.state = np.empty((n_frames, n_passes, size), np.uint8)
+        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.state)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
         self.cur = np.zeros(n_frames, np.int64)
@@ -196,7 +195,7 @@ class _BobState:
         lay = self.layout
         n = kernels.cascade_bob_round(
             self.keys, lay.leaf_of, lay.bit_of, lay.n_leaves, lay.n_blocks, lay.block_start,
-            self.reuse, self.bob, self.akn, self.stage, self.cur, self.s_pass, self.s_node,
+            self.reuse, self.state, self.stage, self.cur, self.s_pass, self.s_node,
             self.s_count, self.c_pass, self.c_node, self.c_count, self.anc, self.stamp,
             self.flips, self.prev[0], self.prev[1], self.prev[2], replies, replies.size,
             self.out[0], self.out[1], self.out[2],
@@ -206,7 +205,7 @@ class _BobState:
         n_passes = len(lay.sizes)
         index = (f * n_passes + j) * lay.tree_size + v
         # Half the bytes on the wire (and to hash) when every node index fits in 32 bits.
-        return index.astype(np.uint32) if self.bob.size <= 2**32 else index
+        return index.astype(np.uint32) if self.state.size <= 2**32 else index
 
 
 def _frames(bits: npt.NDArray[np.uint8], frame_bits: int) -> npt.NDArray[np.uint8]:
