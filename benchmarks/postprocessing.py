@@ -1,6 +1,6 @@
 """Speed and efficiency of the post-processing engine (prints numbers and the command).
 
-Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade]``
+Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]``
 
 ``--large`` adds privacy amplification at n = 1e8 (about 8 GB of memory, a minute).
 Throughput is sifted bits per second of wall time; "per core" divides by the CPU time of the
@@ -179,13 +179,16 @@ def bench_cascade() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", action="store_true", help="also PA at n = 1e8")
-    parser.add_argument("--only", choices=["cascade"], help="run only this part")
+    parser.add_argument("--only", choices=["cascade", "pipeline"], help="run only this part")
     args = parser.parse_args()
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
     print(command + (" --large" * args.large) + (f" --only {args.only}" if args.only else ""))
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.only == "cascade":
         bench_cascade()
+        return
+    if args.only == "pipeline":
+        bench_pipeline(100_000_000)
         return
     bench_amplification(10**5)  # warm-up
     bench_amplification(10**6)
