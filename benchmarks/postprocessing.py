@@ -1,6 +1,7 @@
 """Speed and efficiency of the post-processing engine (prints numbers and the command).
 
-Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]``
+Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]
+[--cascade-fer BATCHES]``
 
 ``--large`` adds privacy amplification at n = 1e8 (about 8 GB of memory, a minute).
 Throughput is sifted bits per second of wall time; "per core" divides by the CPU time of the
@@ -104,6 +105,32 @@ def _cascade(
     )
 
 
+def bench_cascade_fer(qber: float, batches: int) -> None:
+    """Frame error rate of optimised Cascade over ``batches`` batches of 64 frames of 2^17."""
+    rng = np.random.default_rng(5)
+    n = 64 * 2**17
+    failed = frames = 0
+    leak = 0.0
+    c0 = time.process_time()
+    for _ in range(batches):
+        a = rng.integers(0, 2, n, dtype=np.uint8)
+        b = a ^ (rng.random(n) < qber).astype(np.uint8)
+        ch_a, ch_b = memory_channel_pair(SECRET)
+        out: dict[str, CascadeResult] = {}
+        thread = threading.Thread(target=_alice_into, args=(out, ch_a, a))
+        thread.start()
+        bob = cascade_bob(ch_b, b, qber=qber, frame_bits=2**17)
+        thread.join()
+        failed += int(np.any(out["a"].frames != bob.frames, axis=1).sum())
+        frames += bob.frames.shape[0]
+        leak += bob.disclosed_bits / (n * binary_entropy(float((a != b).mean())))
+    cpu = time.process_time() - c0
+    print(
+        f"cascade FER qber={qber:.2f}: {failed}/{frames} frames failed, mean f={leak / batches:.4f}"
+        f", {batches * n / cpu / 1e6:.2f} Mbit/s per CPU-second"
+    )
+
+
 def bench_ldpc(n: int, qber: float) -> None:
     rng = np.random.default_rng(4)
     a = rng.integers(0, 2, n, dtype=np.uint8)
@@ -180,10 +207,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", action="store_true", help="also PA at n = 1e8")
     parser.add_argument("--only", choices=["cascade", "pipeline"], help="run only this part")
+    parser.add_argument(
+        "--cascade-fer", type=int, metavar="BATCHES", help="Cascade FER over BATCHES x 64 frames"
+    )
     args = parser.parse_args()
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
     print(command + (" --large" * args.large) + (f" --only {args.only}" if args.only else ""))
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if args.cascade_fer:
+        for q in (0.01, 0.05):
+            bench_cascade_fer(q, args.cascade_fer)
+        return
     if args.only == "cascade":
         bench_cascade()
         return

@@ -336,12 +336,13 @@ def _mark_known(st, n_leaves, node, value, stack):
 def cascade_bob_init(keys, bit_of, n_leaves, state):
     """Build Bob's parity tree of pass 0 and mark the virtual (padding) nodes as known zeros.
 
-    The trees of later passes are built when their pass becomes active (``_select_phase``):
-    until then no flip needs to update them, which saves most of the tree walks of ``_flip``.
+    ``state`` must be zeros (``np.zeros``: the memory of a pass is then first touched when the
+    pass starts). The trees of later passes are built when their pass becomes active
+    (``_select_phase``): until then no flip needs to update them, which saves most of the tree
+    walks of ``_flip``.
     """
     stack = np.zeros((256, 2), dtype=np.int64)
     for f in range(keys.shape[0]):
-        state[f, :, :] = 0
         _fill_bob(state[f, 0], keys[f], bit_of[0], n_leaves[0])
         for j in range(bit_of.shape[0]):
             V = n_leaves[j]

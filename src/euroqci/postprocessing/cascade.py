@@ -173,7 +173,7 @@ class _BobState:
         n_passes = len(layout.sizes)
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
-        self.state = np.empty((n_frames, n_passes, size), np.uint8)
+        self.state = np.zeros((n_frames, n_passes, size), np.uint8)
         kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.state)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
