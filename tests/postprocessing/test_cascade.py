@@ -209,3 +209,22 @@ def test_alice_answers_the_parity_of_the_bits_under_each_node(rng, variant) -> N
                 b = int(layout.bit_of[j, leaf - leaves])
                 expected ^= int(keys[f, b]) if b >= 0 else 0
         assert bit == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"frame_bits": 2**40},
+        {"batch": 0},
+        {"sizes": [0]},
+        {"sizes": "x"},
+        {"seed": -1},
+    ],
+)
+def test_cascade_start_out_of_range_is_refused_before_allocating(change) -> None:
+    from euroqci.postprocessing.cascade import _start_parameters
+
+    fields = {"frame_bits": 4096, "sizes": [32, 512], "seed": 0, "batch": 64}
+    assert _start_parameters(fields) == (4096, (32, 512), 0, 64)
+    with pytest.raises(ProtocolAbort):
+        _start_parameters({**fields, **change})

@@ -239,11 +239,7 @@ def _cascade_bob(
     seed: int = 0,
     max_frames_per_batch: int = 64,
 ) -> CascadeResult:
-    """Bob's side: correct ``bits`` (0/1 uint8) towards Alice's, over ``channel``.
-
-    Returns the corrected frames (F, frame_bits), the number of parities Alice disclosed, the
-    number of round trips and the bits Bob flipped per frame.
-    """
+    """The body of :func:`cascade_bob`, inside its deferred-authentication block."""
     frame_bits = min(frame_bits, _next_pow2(max(bits.size, 2)))
     sizes = block_sizes(variant, qber=qber, frame_bits=frame_bits)
     frames = _frames(bits, frame_bits)
@@ -280,13 +276,39 @@ def _cascade_bob(
     return CascadeResult(frames, disclosed, rounds, np.concatenate(flips))
 
 
+_MAX_FRAME_BITS = 2**24
+_MAX_BATCH = 4096
+
+
+def _start_parameters(msg: Any) -> tuple[int, tuple[int, ...], int, int]:
+    """Frame size, block sizes, seed and batch from Bob's ``cascade-start``, range-checked.
+
+    The message is authenticated only with the transcript at the end, so its values are
+    checked before Alice allocates anything from them.
+    """
+    try:
+        frame_bits = int(msg["frame_bits"])
+        sizes = tuple(int(s) for s in msg["sizes"])
+        seed = int(msg["seed"])
+        batch = int(msg["batch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolAbort("malformed cascade-start message", reason="protocol") from exc
+    if (
+        not 2 <= frame_bits <= _MAX_FRAME_BITS
+        or not 1 <= len(sizes) <= 64
+        or not all(1 <= k <= frame_bits for k in sizes)
+        or not 1 <= batch <= _MAX_BATCH
+        or not 0 <= seed < 2**64
+    ):
+        raise ProtocolAbort("cascade-start parameters out of range", reason="protocol")
+    return frame_bits, sizes, seed, batch
+
+
 def _cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> CascadeResult:
-    start = channel.recv("cascade-start")
-    frame_bits = int(start["frame_bits"])
-    sizes = tuple(int(s) for s in start["sizes"])
-    layout = CascadeLayout.build(frame_bits=frame_bits, sizes=sizes, seed=int(start["seed"]))
+    """The body of :func:`cascade_alice`, inside its deferred-authentication block."""
+    frame_bits, sizes, seed, batch_size = _start_parameters(channel.recv("cascade-start"))
+    layout = CascadeLayout.build(frame_bits=frame_bits, sizes=sizes, seed=seed)
     frames = _frames(bits, frame_bits)
-    batch_size = int(start["batch"])
     disclosed = 0
     rounds = 0
     for first in range(0, frames.shape[0], batch_size):
