@@ -232,3 +232,16 @@ def test_untagged_message_outside_a_deferred_block_is_rejected() -> None:
     with pytest.raises(ProtocolAbort) as info:
         b.recv()
     assert info.value.reason == "authentication failed"
+
+
+@pytest.mark.parametrize("frame", [b"", b"\x00" * 11, b"\x00" * 12 + b"\xff\xff\xff\xff{"])
+def test_malformed_untagged_message_in_a_deferred_block_aborts(frame: bytes) -> None:
+    a, b = memory_channel_pair(SECRET)
+    b._deferred = (
+        b.auth.transcript(Direction.BOB_TO_ALICE),
+        b.auth.transcript(Direction.ALICE_TO_BOB),
+    )
+    a.transport.send_bytes(frame)
+    with pytest.raises(ProtocolAbort) as info:
+        b.recv()
+    assert info.value.reason == "protocol"

@@ -224,6 +224,8 @@ class ClassicalChannel:
         return body
 
     def _open(self, body: bytes, expected: str | None) -> Message:
+        if len(body) < _HDR.size:
+            raise ProtocolAbort("malformed message on the classical channel", reason="protocol")
         (seq, _) = _HDR.unpack_from(body, 0)
         if seq != self._received:
             raise ProtocolAbort("message out of order on the classical channel", reason="replay")
