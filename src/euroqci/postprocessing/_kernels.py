@@ -207,6 +207,23 @@ def splitmix_permutation(n, seed):
 # has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Alice holds the parity of every
 # node (bit-packed); Bob the parities of his own bits and Alice's where known (``state``).
 # --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def cascade_layout(sizes, padded, leaves, seeds, leaf_of, bit_of):
+    """Lay each pass's permuted frame into its tree: ``leaf_of`` (passes, n) and ``bit_of``.
+
+    Bit ``x = perm_j[i]`` goes to block ``i // k_j`` at offset ``i % k_j``, i.e. to leaf
+    ``V_j + (i // k_j) K_j + i % k_j``; ``bit_of`` rows must be -1 (padding) on entry.
+    """
+    n = leaf_of.shape[1]
+    for j in range(sizes.shape[0]):
+        perm = splitmix_permutation(n, seeds[j])
+        k = sizes[j]
+        for i in range(n):
+            offset = (i // k) * padded[j] + i % k
+            leaf_of[j, perm[i]] = leaves[j] + offset
+            bit_of[j, offset] = perm[i]
+
+
 @_helper
 def _fill_tree(t, key, bits_at, n_leaves):
     """Parities of every node of one pass's tree: leaves gathered in pass order, then upwards."""

@@ -117,12 +117,15 @@ class CascadeLayout:
         vmax = max(leaves)
         leaf_of = np.empty((n_passes, frame_bits), dtype=np.int32)
         bit_of = np.full((n_passes, vmax), -1, dtype=np.int32)
-        for j, (k, kp, v) in enumerate(zip(sizes, padded, leaves, strict=True)):
-            perm = kernels.splitmix_permutation(frame_bits, np.uint64((seed + 7919 * j) % 2**64))
-            i = np.arange(frame_bits)
-            offset = (i // k) * kp + (i % k)
-            leaf_of[j, perm] = v + offset
-            bit_of[j, offset] = perm
+        seeds = np.array([(seed + 7919 * j) % 2**64 for j in range(n_passes)], dtype=np.uint64)
+        kernels.cascade_layout(
+            np.array(sizes, dtype=np.int64),
+            np.array(padded, dtype=np.int64),
+            np.array(leaves, dtype=np.int64),
+            seeds,
+            leaf_of,
+            bit_of,
+        )
         return cls(
             frame_bits=frame_bits,
             sizes=tuple(sizes),
