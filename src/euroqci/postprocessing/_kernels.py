@@ -542,12 +542,14 @@ def cascade_bob_round(
     out_f,
     out_j,
     out_node,
+    out_index,
 ):
     """One round of Bob's side of batched Cascade: absorb Alice's replies, emit new requests.
 
     Every frame advances independently; all parity requests of all frames go out in one
     message, so one round trip serves every frame. Returns the number of requests written to
-    ``out_*``; 0 means every frame is done.
+    ``out_*`` (frame, pass, node, and the flat index ``(f P + j) S + node`` into trees of
+    ``S`` nodes that goes on the wire); 0 means every frame is done.
 
     Stages per frame: 0 ask the block parities of pass 0; 1 propagate the frame parity to every
     pass and ask the block parities of the other passes (minus those it implies); 2 correct by
@@ -683,6 +685,9 @@ def cascade_bob_round(
                 break
             if remaining > 0:
                 break
+    size = state.shape[2]
+    for r in range(n_out):
+        out_index[r] = (out_f[r] * n_passes + out_j[r]) * size + out_node[r]
     return n_out
 
 

@@ -191,24 +191,26 @@ class _BobState:
         self.stamp = np.zeros(1, np.int64)
         self.flips = np.zeros(n_frames, np.int64)
         out_cap = n_frames * (int(layout.n_blocks.sum()) + cap)
+        # Two sets of request buffers, swapped each round: the last round's requests are read
+        # (with their replies) while the new ones are written.
         self.out = [np.zeros(out_cap, np.int64) for _ in range(3)]
-        self.prev = [np.zeros(0, np.int64) for _ in range(3)]
+        self.prev = [np.zeros(out_cap, np.int64) for _ in range(3)]
+        self.index = np.zeros(out_cap, np.int64)
+        # Half the bytes on the wire (and to hash) when every node index fits in 32 bits.
+        self.wire = np.uint32 if self.state.size <= 2**32 else np.int64
 
-    def step(self, replies: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    def step(self, replies: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        """Absorb the replies to the last requests; the next requests (empty: done)."""
         lay = self.layout
         n = kernels.cascade_bob_round(
             self.keys, lay.leaf_of, lay.bit_of, lay.n_leaves, lay.n_blocks, lay.block_start,
             self.reuse, self.state, self.stage, self.cur, self.s_pass, self.s_node,
             self.s_count, self.c_pass, self.c_node, self.c_count, self.anc, self.stamp,
             self.flips, self.prev[0], self.prev[1], self.prev[2], replies, replies.size,
-            self.out[0], self.out[1], self.out[2],
+            self.out[0], self.out[1], self.out[2], self.index,
         )  # fmt: skip
-        self.prev = [o[:n].copy() for o in self.out]
-        f, j, v = self.prev
-        n_passes = len(lay.sizes)
-        index = (f * n_passes + j) * lay.tree_size + v
-        # Half the bytes on the wire (and to hash) when every node index fits in 32 bits.
-        return index.astype(np.uint32) if self.state.size <= 2**32 else index
+        self.prev, self.out = self.out, self.prev
+        return self.index[:n].astype(self.wire)
 
 
 def _frames(bits: npt.NDArray[np.uint8], frame_bits: int) -> npt.NDArray[np.uint8]:
