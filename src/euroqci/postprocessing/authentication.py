@@ -11,7 +11,8 @@ the pads for every tag.
 A *transcript* tag covers a whole sequence of messages: the words and length of each message,
 one after the other, are hashed as one sequence (an injective encoding: reading from the end,
 each length tells where its message starts), so one tag and one pad authenticate them all
-with the same bound, ``L`` now the transcript's word count."""
+with the same bound, ``L`` now the transcript's word count.
+"""
 
 from __future__ import annotations
 

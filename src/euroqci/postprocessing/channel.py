@@ -12,7 +12,8 @@ direction, and check the peer's. One pad then authenticates hundreds of messages
 sound for an exchange whose messages are not trusted for anything irreversible before the
 block ends (Cascade: see ``cascade.py``): a message altered, dropped, reordered or injected
 anywhere in the block changes the transcript, so the check at the end rejects it and the
-session aborts before the key is verified or amplified."""
+session aborts before the key is verified or amplified.
+"""
 
 from __future__ import annotations
 
