@@ -83,13 +83,13 @@ def poly_hash61(words, key):
 
 
 @njit(cache=True, nogil=True)
-def poly_absorb61(state, bulk, tail, keys):
-    """Continue the polynomial hash ``state[t]`` (Horner, key ``keys[t]``) over more words.
+def poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
+    """Continue the polynomial hash ``state[t]`` (Horner, key ``keys[t]``) over one message.
 
-    ``bulk`` holds whole 32-bit words (uint32, read in place: no copy of a large message),
-    ``tail`` further words as uint64 (the zero-padded last partial word, the length). Updates
-    ``state`` (uint64, one entry per key) in place, so that a transcript of many messages is
-    hashed as one word sequence without concatenating it.
+    The message's words are ``bulk`` (its whole 32-bit words, uint32, read in place: no copy
+    of a large message), then ``last`` (its zero-padded partial word) if ``has_last``, then
+    its length ``n_bytes``. Updates ``state`` (uint64, one entry per key) in place, so that a
+    transcript of many messages is hashed as one word sequence without concatenating it.
     """
     for t in range(keys.shape[0]):
         key = keys[t]
@@ -98,10 +98,13 @@ def poly_absorb61(state, bulk, tail, keys):
             h = mulmod61(h, key) + np.uint64(bulk[i])
             if h >= MERSENNE61:
                 h -= MERSENNE61
-        for i in range(tail.shape[0]):
-            h = mulmod61(h, key) + tail[i]
+        if has_last:
+            h = mulmod61(h, key) + np.uint64(last)
             if h >= MERSENNE61:
                 h -= MERSENNE61
+        h = mulmod61(h, key) + np.uint64(n_bytes)
+        if h >= MERSENNE61:
+            h -= MERSENNE61
         state[t] = h
 
 
@@ -121,18 +124,6 @@ def wegman_carter_finish(state, keys, pads):
             h -= MERSENNE61
         out[t] = h
     return out
-
-
-@njit(cache=True, nogil=True)
-def wegman_carter_tag(bulk, tail, keys, pads):
-    """``(k h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
-
-    ``bulk`` holds the message's whole 32-bit words (uint32), ``tail`` the zero-padded last
-    partial word (if any) and the length (uint64); see :func:`poly_absorb61`.
-    """
-    state = np.zeros(keys.shape[0], dtype=np.uint64)
-    poly_absorb61(state, bulk, tail, keys)
-    return wegman_carter_finish(state, keys, pads)
 
 
 @njit(cache=True, nogil=True)

@@ -128,14 +128,14 @@ class TranscriptHash:
     def absorb(self, message: bytes | memoryview) -> None:
         """Append one message (its whole words in place, then the partial word and length)."""
         n_bytes = len(message)
-        n_whole = n_bytes // 4
+        n_whole = n_bytes >> 2
         bulk = np.frombuffer(message, dtype="<u4", count=n_whole)
-        rest = bytes(message[4 * n_whole :])
-        tail = [int.from_bytes(rest + b"\x00" * (4 - len(rest)), "little")] if rest else []
-        tail.append(n_bytes)
-        poly_absorb61(self._state, bulk, np.array(tail, dtype=np.uint64), self._keys)
+        # Little-endian, so the partial word zero-padded at the end is just its bytes' value.
+        has_last = (n_bytes & 3) != 0
+        last = int.from_bytes(message[4 * n_whole :], "little") if has_last else 0
+        poly_absorb61(self._state, bulk, last, has_last, n_bytes, self._keys)
         self.messages += 1
-        self.words += n_whole + len(tail)
+        self.words += n_whole + has_last + 1
 
     def finish(self, pads: np.ndarray) -> bytes:
         """The 16-byte tag of everything absorbed, one-time padded with ``pads``."""

@@ -18,6 +18,7 @@ session aborts before the key is verified or amplified.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import socket
 import struct
@@ -98,7 +99,7 @@ def decode(body: bytes) -> Message:
     offset = 4 + n_header
     for name, dtype, shape in meta["arrays"]:
         dt = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)
         arr = np.frombuffer(body, dtype=dt, count=count, offset=offset).reshape(shape)
         fields[name] = arr
         offset += count * dt.itemsize
