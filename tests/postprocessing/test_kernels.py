@@ -35,3 +35,20 @@ def test_splitmix_permutation_is_a_fixed_permutation() -> None:
     assert sorted(perm.tolist()) == list(range(1000))
     assert np.array_equal(perm, kernels.splitmix_permutation(1000, np.uint64(42)))
     assert not np.array_equal(perm, kernels.splitmix_permutation(1000, np.uint64(43)))
+
+
+@pytest.mark.kernel
+def test_splitmix_permutation_matches_a_python_fisher_yates() -> None:
+    # Oracle: splitmix64 (Steele, Lea, Flood 2014) and the multiply-shift index in Python ints.
+    m64 = (1 << 64) - 1
+    state, n = 2026, 300
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):
+        state = (state + 0x9E3779B97F4A7C15) & m64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+        z ^= z >> 31
+        j = ((z >> 32) * (i + 1)) >> 32
+        perm[i], perm[j] = perm[j], perm[i]
+    assert kernels.splitmix_permutation(n, np.uint64(2026)).tolist() == perm
