@@ -47,6 +47,7 @@ from euroqci.postprocessing.channel import ClassicalChannel
 
 __all__ = [
     "CascadeLayout",
+    "CascadeResult",
     "CascadeVariant",
     "block_sizes",
     "cascade_alice",
