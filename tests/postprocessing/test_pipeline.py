@@ -33,7 +33,8 @@ def test_distilled_keys_are_equal_and_secret_length_positive(link, records, chan
     assert s["secret_bits"] > 0 and s["verification_passed"]
     assert 0.015 < s["qber"] < 0.035  # misalignment 2 % plus dark counts and afterpulses
     assert s["reconciliation_efficiency"] < 1.15
-    assert s["authentication_key_used_bits"] > 0
+    # Hash keys plus one pad per tag; Cascade's hundreds of messages share one tag each way.
+    assert 0 < s["authentication_key_used_bits"] <= 4 * 64 + 14 * 128
     assert result.alice_key.n_bits == s["secret_bits"] - s["authentication_key_replenished_bits"]
     assert "secret" not in repr(result.alice) or "key=" not in repr(result)
 
@@ -77,3 +78,26 @@ def test_records_read_back_from_files_distil_the_same_key(link, records, tmp_pat
     first = distill_key(alice, bob, settings=_settings(link), rng=np.random.default_rng(8))
     again = distill_key(a2, b2, settings=_settings(link), rng=np.random.default_rng(8))
     assert again.keys_equal and again.alice_key.equals(first.alice_key)
+
+
+def test_a_parity_reply_altered_in_cascade_aborts_the_run(link, records, monkeypatch) -> None:
+    from euroqci.postprocessing import pipeline
+
+    made = pipeline.memory_channel_pair
+    seen = {"n": 0}
+
+    def tamper(frame: bytes) -> bytes:
+        seen["n"] += 1  # Alice's frames: sift-reply, test-errors, then Cascade's replies
+        return frame[:-1] + bytes([frame[-1] ^ 0x80]) if seen["n"] == 6 else frame
+
+    def tampered_pair(secret: bytes):
+        ch_a, ch_b = made(secret)
+        ch_a.transport.tamper = tamper
+        return ch_a, ch_b
+
+    monkeypatch.setattr(pipeline, "memory_channel_pair", tampered_pair)
+    alice, bob = records
+    with pytest.raises(ProtocolAbort) as info:
+        distill_key(alice, bob, settings=_settings(link), rng=np.random.default_rng(1))
+    assert info.value.reason == "authentication failed"
+    assert seen["n"] > 6

@@ -105,46 +105,63 @@ def _mul32mod61(w, k):
 
 
 @njit(cache=True, nogil=True)
-def wegman_carter_tag(bulk, tail, keys, pads):
-    """``(h_k(bulk, tail) + pad) mod p`` for each pair of hash key and pad (uint64 arrays).
+def poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
+    """Continue the polynomial hash ``state[t]`` (Horner, key ``keys[t]``) over one message.
 
-    ``h_k`` is the polynomial ``sum_i w_i k^(L-1-i) mod p`` over the message's 32-bit words
-    (:func:`poly_hash61`). ``bulk`` holds the message's whole 32-bit words (uint32, read in
-    place: no copy of a large message), ``tail`` the zero-padded last partial word (if any) and
-    the length (uint64). Horner's rule runs four words per step with ``k^2, k^3, k^4``, so the
-    four products of a step are independent (the sequential chain has one multiplication per
-    four words instead of four): the same polynomial, about three times the throughput.
+    The message's words are ``bulk`` (its whole 32-bit words, uint32, read in place: no copy
+    of a large message), then ``last`` (its zero-padded partial word) if ``has_last``, then
+    its length ``n_bytes``. Updates ``state`` (uint64, one entry per key) in place, so that a
+    transcript of many messages is hashed as one word sequence without concatenating it.
+    Horner's rule runs four words per step with ``k^2, k^3, k^4``, so the four products of a
+    step are independent (the sequential chain has one multiplication per four words instead
+    of four): the same polynomial at about three times the throughput.
     """
-    out = np.zeros(keys.shape[0], dtype=np.uint64)
     n_bulk = bulk.shape[0]
     n_quad = n_bulk - n_bulk % 4
     for t in range(keys.shape[0]):
-        k1 = keys[t]
-        k2 = mulmod61(k1, k1)
-        k3 = mulmod61(k2, k1)
-        k4 = mulmod61(k3, k1)
-        h = np.uint64(0)
+        key = keys[t]
+        k2 = mulmod61(key, key)
+        k3 = mulmod61(k2, key)
+        k4 = mulmod61(k3, key)
+        h = state[t]
         for i in range(0, n_quad, 4):
             # Five terms each below 2^61 + 8 (or 2^61, 2^32): the sum stays below 2^64.
             s = (
                 mulmod61(h, k4)
                 + _fold61(_mul32mod61(np.uint64(bulk[i]), k3))
                 + _fold61(_mul32mod61(np.uint64(bulk[i + 1]), k2))
-                + _fold61(_mul32mod61(np.uint64(bulk[i + 2]), k1))
+                + _fold61(_mul32mod61(np.uint64(bulk[i + 2]), key))
                 + np.uint64(bulk[i + 3])
             )
             h = _fold61(s)
             if h >= MERSENNE61:
                 h -= MERSENNE61
         for i in range(n_quad, n_bulk):
-            h = mulmod61(h, k1) + np.uint64(bulk[i])
+            h = mulmod61(h, key) + np.uint64(bulk[i])
             if h >= MERSENNE61:
                 h -= MERSENNE61
-        for i in range(tail.shape[0]):
-            h = mulmod61(h, k1) + tail[i]
+        if has_last:
+            h = mulmod61(h, key) + np.uint64(last)
             if h >= MERSENNE61:
                 h -= MERSENNE61
-        h = h + pads[t]
+        h = mulmod61(h, key) + np.uint64(n_bytes)
+        if h >= MERSENNE61:
+            h -= MERSENNE61
+        state[t] = h
+
+
+@njit(cache=True, nogil=True)
+def wegman_carter_finish(state, keys, pads):
+    """``(k h + pad) mod p`` per key: the tag of the word sequence hashed into ``state``.
+
+    The last multiplication by ``k`` leaves no word as a constant term, so that the hash of
+    two different sequences differs by a non-constant polynomial of ``k``: the family is then
+    almost-XOR (here: almost-difference) universal, which one-time-padded tags need
+    (Wegman and Carter 1981; Stinson, Des. Codes Cryptogr. 4, 369 (1994), Sec. 2).
+    """
+    out = np.zeros(keys.shape[0], dtype=np.uint64)
+    for t in range(keys.shape[0]):
+        h = mulmod61(state[t], keys[t]) + pads[t]
         if h >= MERSENNE61:
             h -= MERSENNE61
         out[t] = h
@@ -201,13 +218,16 @@ def splitmix_permutation(n, seed):
     """Fisher-Yates permutation of ``range(n)`` driven by splitmix64 from ``seed`` (uint64).
 
     Written by hand (not ``Generator.permutation``) so that the permutation is fixed by this
-    code alone and two parties on different numpy versions agree on it.
+    code alone and two parties on different numpy versions agree on it. The index in
+    ``[0, i]`` is the multiply-shift ``(z_hi (i + 1)) >> 32`` of the upper 32 bits of each draw
+    (Lemire, ACM TOMACS 29, 3 (2019)), not a 64-bit division: bias at most ``n / 2^32``,
+    irrelevant for a public shuffle; ``n < 2^31``.
     """
     perm = np.arange(n).astype(np.int32)
     state = seed
     for i in range(n - 1, 0, -1):
         state, z = _splitmix_step(state)
-        j = np.int64(z % np.uint64(i + 1))
+        j = np.int64(((z >> _S32) * np.uint64(i + 1)) >> _S32)
         tmp = perm[i]
         perm[i] = perm[j]
         perm[j] = tmp
@@ -220,9 +240,26 @@ def splitmix_permutation(n, seed):
 # Each pass j lays the frame, permuted, into a complete binary tree of V_j leaves; blocks of
 # size k_j sit at one depth, each padded to K_j = 2^ceil(log2 k_j) with virtual zero bits that
 # both parties know (so the original, non-power-of-two block sizes fit the same tree). Node v
-# has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Bob holds the parities of his own
-# bits for every node (``bob``) and Alice's parity where it is known (``akn``: -1 unknown).
+# has children 2v and 2v+1; the leaves are V_j .. 2 V_j - 1. Alice holds the parity of every
+# node (bit-packed); Bob the parities of his own bits and Alice's where known (``state``).
 # --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def cascade_layout(sizes, padded, leaves, seeds, leaf_of, bit_of):
+    """Lay each pass's permuted frame into its tree: ``leaf_of`` (passes, n) and ``bit_of``.
+
+    Bit ``x = perm_j[i]`` goes to block ``i // k_j`` at offset ``i % k_j``, i.e. to leaf
+    ``V_j + (i // k_j) K_j + i % k_j``; ``bit_of`` rows must be -1 (padding) on entry.
+    """
+    n = leaf_of.shape[1]
+    for j in range(sizes.shape[0]):
+        perm = splitmix_permutation(n, seeds[j])
+        k = sizes[j]
+        for i in range(n):
+            offset = (i // k) * padded[j] + i % k
+            leaf_of[j, perm[i]] = leaves[j] + offset
+            bit_of[j, offset] = perm[i]
+
+
 @_helper
 def _fill_tree(t, key, bits_at, n_leaves):
     """Parities of every node of one pass's tree: leaves gathered in pass order, then upwards."""
@@ -234,21 +271,86 @@ def _fill_tree(t, key, bits_at, n_leaves):
 
 
 @njit(cache=True, nogil=True)
-def cascade_alice_trees(keys, bit_of, n_leaves, tree):
-    """Fill ``tree`` (frames, passes, 2 Vmax) with the parity of every node of every pass."""
+def cascade_alice_trees(keys, bit_of, n_leaves, packed):
+    """Fill ``packed`` (frames, passes, 2 Vmax / 8) with the parity of every node, bit-packed.
+
+    Node ``v`` of pass ``j`` is bit ``v`` of row ``packed[f, j]``, most significant bit first
+    (the order of ``np.packbits``). One byte per node would be eight times the memory.
+    """
+    scratch = np.zeros(packed.shape[2] * 8, dtype=np.uint8)
     for f in range(keys.shape[0]):
         for j in range(bit_of.shape[0]):
-            _fill_tree(tree[f, j], keys[f], bit_of[j], n_leaves[j])
+            V = n_leaves[j]
+            _fill_tree(scratch, keys[f], bit_of[j], V)
+            scratch[2 * V :] = 0
+            row = packed[f, j]
+            n_bytes = (2 * V + 7) // 8
+            for b in range(n_bytes):
+                acc = np.uint8(0)
+                for k in range(8):
+                    acc = (acc << np.uint8(1)) | scratch[8 * b + k]
+                row[b] = acc
+            row[n_bytes:] = 0
+
+
+@njit(cache=True, nogil=True)
+def cascade_alice_answer(packed, index, out):
+    """Gather the bits ``index`` of the flat bit array ``packed`` into ``out``, packed."""
+    out[:] = 0
+    for i in range(index.shape[0]):
+        x = np.int64(index[i])
+        if (packed[x >> 3] >> (7 - (x & 7))) & 1:
+            out[i >> 3] |= np.uint8(128 >> (i & 7))
+
+
+# Bob's knowledge of one node is one byte of ``state``: bit 0 his own parity (``_BOB``), bit 1
+# set when Alice's parity is known (``_KNOWN``), bit 2 Alice's parity (``_ALICE``). One byte
+# instead of two arrays halves Bob's memory, and a flip reads and writes one cache line.
+_BOB = 1
+_KNOWN = 2
+_KEEP = 6  # the bits about Alice
 
 
 @_helper
-def _mark_known(akn, n_leaves, node, value, stack):
+def _is_known(s):
+    return (s & 2) != 0
+
+
+@_helper
+def _alice_bit(s):
+    return (s >> 2) & 1
+
+
+@_helper
+def _is_odd(s):
+    """Alice's parity is known and differs from Bob's."""
+    return (s & 2) != 0 and ((s ^ (s >> 2)) & 1) != 0
+
+
+@_helper
+def _known_byte(s, value):
+    """``s`` with Alice's parity ``value`` recorded."""
+    return (s & 1) | 2 | (value << 2)
+
+
+@_helper
+def _fill_bob(t, key, bits_at, n_leaves):
+    """Bob's parities (bit 0) of every node of one pass's tree; Alice's bits are kept."""
+    for i in range(n_leaves):
+        x = bits_at[i]
+        b = key[x] if x >= 0 else 0
+        t[n_leaves + i] = (t[n_leaves + i] & _KEEP) | b
+    for v in range(n_leaves - 1, 0, -1):
+        t[v] = (t[v] & _KEEP) | ((t[2 * v] ^ t[2 * v + 1]) & _BOB)
+
+
+@_helper
+def _mark_known(st, n_leaves, node, value, stack):
     """Record Alice's parity ``value`` of ``node`` and everything it implies in one pass's tree.
 
     With a parent and one child known the other child is known, and with both children known
     the parent is; this is the block-parity inference of Martinez-Mateo et al. (2015), Sec. 4.
     """
-    top = 0
     stack[0, 0] = node
     stack[0, 1] = value
     top = 1
@@ -256,49 +358,54 @@ def _mark_known(akn, n_leaves, node, value, stack):
         top -= 1
         v = stack[top, 0]
         val = stack[top, 1]
-        if akn[v] >= 0:
+        if _is_known(st[v]):
             continue
-        akn[v] = val
+        st[v] = _known_byte(st[v], val)
         if v > 1:
             s = v ^ 1
             p = v >> 1
-            if akn[s] >= 0 and akn[p] < 0:
+            if _is_known(st[s]) and not _is_known(st[p]):
                 stack[top, 0] = p
-                stack[top, 1] = val ^ akn[s]
+                stack[top, 1] = val ^ _alice_bit(st[s])
                 top += 1
-            elif akn[p] >= 0 and akn[s] < 0:
+            elif _is_known(st[p]) and not _is_known(st[s]):
                 stack[top, 0] = s
-                stack[top, 1] = val ^ akn[p]
+                stack[top, 1] = val ^ _alice_bit(st[p])
                 top += 1
         if v < n_leaves:
             left = 2 * v
             right = left + 1
-            if akn[left] >= 0 and akn[right] < 0:
+            if _is_known(st[left]) and not _is_known(st[right]):
                 stack[top, 0] = right
-                stack[top, 1] = val ^ akn[left]
+                stack[top, 1] = val ^ _alice_bit(st[left])
                 top += 1
-            elif akn[right] >= 0 and akn[left] < 0:
+            elif _is_known(st[right]) and not _is_known(st[left]):
                 stack[top, 0] = left
-                stack[top, 1] = val ^ akn[right]
+                stack[top, 1] = val ^ _alice_bit(st[right])
                 top += 1
 
 
 @njit(cache=True, nogil=True)
-def cascade_bob_init(keys, bit_of, n_leaves, bob, akn):
-    """Build Bob's parity trees and mark the virtual (padding) nodes as known zeros."""
+def cascade_bob_init(keys, bit_of, n_leaves, state):
+    """Build Bob's parity tree of pass 0 and mark the virtual (padding) nodes as known zeros.
+
+    ``state`` must be zeros (``np.zeros``: the memory of a pass is then first touched when the
+    pass starts). The trees of later passes are built when their pass becomes active
+    (``_select_phase``): until then no flip needs to update them, which saves most of the tree
+    walks of ``_flip``.
+    """
     stack = np.zeros((256, 2), dtype=np.int64)
     for f in range(keys.shape[0]):
+        _fill_bob(state[f, 0], keys[f], bit_of[0], n_leaves[0])
         for j in range(bit_of.shape[0]):
             V = n_leaves[j]
-            _fill_tree(bob[f, j], keys[f], bit_of[j], V)
-            akn[f, j, :] = -1
             for i in range(V):
                 if bit_of[j, i] < 0:
-                    _mark_known(akn[f, j], V, V + i, 0, stack)
+                    _mark_known(state[f, j], V, V + i, 0, stack)
 
 
 @_helper
-def _push_candidate(c_pass, c_node, c_count, f, q, node, bob, akn):
+def _push_candidate(c_pass, c_node, c_count, f, q, node, state):
     n = c_count[f]
     if n >= c_pass.shape[1]:
         # Full: drop entries that are no longer odd (cheap, and rare with the default capacity).
@@ -306,7 +413,7 @@ def _push_candidate(c_pass, c_node, c_count, f, q, node, bob, akn):
         for i in range(n):
             qq = c_pass[f, i]
             vv = c_node[f, i]
-            if akn[f, qq, vv] >= 0 and akn[f, qq, vv] != bob[f, qq, vv]:
+            if _is_odd(state[f, qq, vv]):
                 c_pass[f, m] = qq
                 c_node[f, m] = vv
                 m += 1
@@ -328,8 +435,7 @@ def _flip(
     leaf_of,
     bit_of,
     n_leaves,
-    bob,
-    akn,
+    state,
     cur,
     reuse,
     block_start,
@@ -347,30 +453,28 @@ def _flip(
     x = bit_of[j, leaf - n_leaves[j]]
     keys[f, x] ^= 1
     flips[f] += 1
-    for q in range(leaf_of.shape[0]):
+    for q in range(cur[f] + 1):  # later passes' trees are built when they become active
+        t = state[f, q]
         node = leaf_of[q, x]
         deepest = -1
         limit = 2 * block_start[q] if reuse == 0 else 2 * n_leaves[q]
         while node >= 1:
-            bob[f, q, node] ^= 1
-            if (
-                deepest < 0
-                and q <= cur[f]
-                and node < limit
-                and akn[f, q, node] >= 0
-                and akn[f, q, node] != bob[f, q, node]
-            ):
+            s = t[node] ^ _BOB
+            t[node] = s
+            if deepest < 0 and node < limit and _is_odd(s):
                 deepest = node
             node >>= 1
         if deepest >= 0:
-            _push_candidate(c_pass, c_node, c_count, f, q, deepest, bob, akn)
+            _push_candidate(c_pass, c_node, c_count, f, q, deepest, state)
 
 
 @_helper
 def _select_phase(
     f,
-    bob,
-    akn,
+    keys,
+    bit_of,
+    n_leaves,
+    state,
     n_blocks,
     block_start,
     cur,
@@ -396,7 +500,7 @@ def _select_phase(
         for i in range(c_count[f]):
             q = c_pass[f, i]
             v = c_node[f, i]
-            if q <= cur[f] and akn[f, q, v] >= 0 and akn[f, q, v] != bob[f, q, v]:
+            if q <= cur[f] and _is_odd(state[f, q, v]):
                 c_pass[f, m] = q
                 c_node[f, m] = v
                 m += 1
@@ -409,10 +513,11 @@ def _select_phase(
         if cur[f] >= n_passes:
             return False
         q = cur[f]
+        _fill_bob(state[f, q], keys[f], bit_of[q], n_leaves[q])
         for b in range(n_blocks[q]):
             v = block_start[q] + b
-            if akn[f, q, v] >= 0 and akn[f, q, v] != bob[f, q, v]:
-                _push_candidate(c_pass, c_node, c_count, f, q, v, bob, akn)
+            if _is_odd(state[f, q, v]):
+                _push_candidate(c_pass, c_node, c_count, f, q, v, state)
     nodes = np.empty(c_count[f], dtype=np.int64)
     k = 0
     rest = 0
@@ -453,8 +558,7 @@ def cascade_bob_round(
     n_blocks,
     block_start,
     reuse,
-    bob,
-    akn,
+    state,
     stage,
     cur,
     s_pass,
@@ -474,12 +578,14 @@ def cascade_bob_round(
     out_f,
     out_j,
     out_node,
+    out_index,
 ):
     """One round of Bob's side of batched Cascade: absorb Alice's replies, emit new requests.
 
     Every frame advances independently; all parity requests of all frames go out in one
     message, so one round trip serves every frame. Returns the number of requests written to
-    ``out_*``; 0 means every frame is done.
+    ``out_*`` (frame, pass, node, and the flat index ``(f P + j) S + node`` into trees of
+    ``S`` nodes that goes on the wire); 0 means every frame is done.
 
     Stages per frame: 0 ask the block parities of pass 0; 1 propagate the frame parity to every
     pass and ask the block parities of the other passes (minus those it implies); 2 correct by
@@ -491,13 +597,13 @@ def cascade_bob_round(
     for r in range(n_replies):
         f = rq_f[r]
         j = rq_j[r]
-        _mark_known(akn[f, j], n_leaves[j], rq_node[r], np.int64(replies[r]), stack)
+        _mark_known(state[f, j], n_leaves[j], rq_node[r], np.int64(replies[r]), stack)
     n_out = 0
     for f in range(n_frames):
         if stage[f] == 0:
             for b in range(n_blocks[0]):
                 v = block_start[0] + b
-                if akn[f, 0, v] < 0:
+                if not _is_known(state[f, 0, v]):
                     out_f[n_out] = f
                     out_j[n_out] = 0
                     out_node[n_out] = v
@@ -505,20 +611,19 @@ def cascade_bob_round(
             stage[f] = 1
             continue
         if stage[f] == 1:
-            root = akn[f, 0, 1]
+            root = np.int64(_alice_bit(state[f, 0, 1]))
             start = n_out
             for j in range(1, n_passes):
-                _mark_known(akn[f, j], n_leaves[j], 1, root, stack)
+                _mark_known(state[f, j], n_leaves[j], 1, root, stack)
                 for b in range(n_blocks[j]):
                     v = block_start[j] + b
-                    if akn[f, j, v] < 0:
+                    if not _is_known(state[f, j, v]):
                         out_f[n_out] = f
                         out_j[n_out] = j
                         out_node[n_out] = v
                         n_out += 1
-                        # Asked now, so mark implied parities only after the reply; but the
-                        # last unknown block of a pass is implied by the others and the root.
-            # Drop, per pass, the last requested block: the frame parity implies it.
+            # Drop, per pass, the last requested block: the frame parity implies it (it is
+            # marked known when the reply to the others arrives).
             m = start
             i = start
             while i < n_out:
@@ -536,16 +641,19 @@ def cascade_bob_round(
             cur[f] = 0
             for b in range(n_blocks[0]):
                 v = block_start[0] + b
-                if akn[f, 0, v] >= 0 and akn[f, 0, v] != bob[f, 0, v]:
-                    _push_candidate(c_pass, c_node, c_count, f, 0, v, bob, akn)
+                if _is_odd(state[f, 0, v]):
+                    _push_candidate(c_pass, c_node, c_count, f, 0, v, state)
             if n_out > start:
                 continue
+        frame_start = n_out
         while stage[f] == 2:
             if s_count[f] == 0:
                 if not _select_phase(
                     f,
-                    bob,
-                    akn,
+                    keys,
+                    bit_of,
+                    n_leaves,
+                    state,
                     n_blocks,
                     block_start,
                     cur,
@@ -562,8 +670,7 @@ def cascade_bob_round(
                     break
             j = s_pass[f]
             V = n_leaves[j]
-            a = akn[f, j]
-            t = bob[f, j]
+            t = state[f, j]
             remaining = 0
             for i in range(s_count[f]):
                 v = s_node[f, i]
@@ -571,10 +678,10 @@ def cascade_bob_round(
                 while v < V:
                     left = 2 * v
                     right = left + 1
-                    if a[left] >= 0:
-                        v = left if a[left] != t[left] else right
-                    elif a[right] >= 0:
-                        v = right if a[right] != t[right] else left
+                    if _is_known(t[left]):
+                        v = left if _is_odd(t[left]) else right
+                    elif _is_known(t[right]):
+                        v = right if _is_odd(t[right]) else left
                     else:
                         out_f[n_out] = f
                         out_j[n_out] = j
@@ -594,8 +701,7 @@ def cascade_bob_round(
                         leaf_of,
                         bit_of,
                         n_leaves,
-                        bob,
-                        akn,
+                        state,
                         cur,
                         reuse,
                         block_start,
@@ -605,8 +711,19 @@ def cascade_bob_round(
                         flips,
                     )
             s_count[f] = remaining
+            if flips[f] > keys.shape[1]:
+                # More flips than bits: only replies that contradict each other (a forged
+                # transcript, which fails authentication) do this. Stop the frame for good.
+                n_out = frame_start
+                s_count[f] = 0
+                c_count[f] = 0
+                stage[f] = 3
+                break
             if remaining > 0:
                 break
+    size = state.shape[2]
+    for r in range(n_out):
+        out_index[r] = (out_f[r] * n_passes + out_j[r]) * size + out_node[r]
     return n_out
 
 

@@ -1,10 +1,17 @@
 """Wegman-Carter message authentication with a pre-shared key pool.
 
-The tag of message ``m`` is ``(h_k1(m) + s1 mod p, h_k2(m) + s2 mod p)`` with ``h_k`` the
-polynomial hash modulo ``p = 2^61 - 1`` (an ``L/p``-almost-XOR-universal family for messages
-of at most ``L`` 32-bit words) and ``s1, s2`` fresh one-time pads from the pool (Wegman and
-Carter, J. Comput. Syst. Sci. 22, 265 (1981)). A forger succeeds with probability at most
-``(L / p)^2`` per message; the hash keys are drawn once, the pads for every message.
+The tag of message ``m`` is ``(k1 h_k1(m) + s1 mod p, k2 h_k2(m) + s2 mod p)`` with ``h_k``
+the polynomial hash modulo ``p = 2^61 - 1`` of the message's 32-bit words followed by its
+length, and ``s1, s2`` fresh one-time pads from the pool (Wegman and Carter, J. Comput. Syst.
+Sci. 22, 265 (1981)). The final multiplication by ``k`` makes the family
+``(L + 1)/p``-almost-difference-universal for messages of at most ``L`` words, so a forger
+succeeds with probability at most ``((L + 1) / p)^2`` per tag; the hash keys are drawn once,
+the pads for every tag.
+
+A *transcript* tag covers a whole sequence of messages: the words and length of each message,
+one after the other, are hashed as one sequence (an injective encoding: reading from the end,
+each length tells where its message starts), so one tag and one pad authenticate them all
+with the same bound, ``L`` now the transcript's word count.
 """
 
 from __future__ import annotations
@@ -17,9 +24,13 @@ from enum import Enum
 import numpy as np
 
 from euroqci.errors import InsufficientKeyMaterial, ProtocolAbort
-from euroqci.postprocessing._kernels import MERSENNE61, wegman_carter_tag
+from euroqci.postprocessing._kernels import (
+    MERSENNE61,
+    poly_absorb61,
+    wegman_carter_finish,
+)
 
-__all__ = ["Direction", "KeyPool", "WegmanCarter", "message_words"]
+__all__ = ["Direction", "KeyPool", "TranscriptHash", "WegmanCarter", "message_words"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +109,40 @@ def _key_from(raw: bytes) -> np.uint64:
     return np.uint64(int.from_bytes(raw, "little") % int(MERSENNE61))
 
 
+class TranscriptHash:
+    """The running polynomial hash (both hash keys) of a sequence of messages in one direction.
+
+    Holds no key material of its own beyond a reference to the direction's hash keys; the pad
+    is drawn only when the transcript is tagged.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self._keys = keys
+        self._state = np.zeros(keys.shape[0], dtype=np.uint64)
+        self.messages = 0
+        self.words = 0
+
+    def __repr__(self) -> str:
+        return f"TranscriptHash(messages={self.messages}, words={self.words})"
+
+    def absorb(self, message: bytes | memoryview) -> None:
+        """Append one message (its whole words in place, then the partial word and length)."""
+        n_bytes = len(message)
+        n_whole = n_bytes >> 2
+        bulk = np.frombuffer(message, dtype="<u4", count=n_whole)
+        # Little-endian, so the partial word zero-padded at the end is just its bytes' value.
+        has_last = (n_bytes & 3) != 0
+        last = int.from_bytes(message[4 * n_whole :], "little") if has_last else 0
+        poly_absorb61(self._state, bulk, last, has_last, n_bytes, self._keys)
+        self.messages += 1
+        self.words += n_whole + has_last + 1
+
+    def finish(self, pads: np.ndarray) -> bytes:
+        """The 16-byte tag of everything absorbed, one-time padded with ``pads``."""
+        tags = wegman_carter_finish(self._state, self._keys, pads)
+        return bytes(tags.astype("<u8").tobytes())
+
+
 class WegmanCarter:
     """Tags and checks messages in both directions for one party.
 
@@ -119,23 +164,39 @@ class WegmanCarter:
     def __repr__(self) -> str:
         return f"WegmanCarter(sending={self.sending.value})"
 
-    def _tag(self, message: bytes, direction: Direction) -> bytes:
+    def transcript(self, direction: Direction) -> TranscriptHash:
+        """An empty transcript of the messages travelling in ``direction``."""
+        return TranscriptHash(self._keys[direction])
+
+    def _tag(
+        self, message: bytes, direction: Direction, transcript: TranscriptHash | None
+    ) -> bytes:
         pads = np.frombuffer(self.pool.take(direction, _PAD_BITS // 8), dtype="<u8") & MERSENNE61
-        n_whole = len(message) // 4
-        bulk = np.frombuffer(message, dtype="<u4", count=n_whole)
-        rest = message[4 * n_whole :]
-        tail = [int.from_bytes(rest + b"\x00" * (4 - len(rest)), "little")] if rest else []
-        tail.append(len(message))
-        tags = wegman_carter_tag(bulk, np.array(tail, dtype=np.uint64), self._keys[direction], pads)
-        return bytes(tags.astype("<u8").tobytes())
+        hashed = self.transcript(direction) if transcript is None else transcript
+        hashed.absorb(message)
+        return hashed.finish(pads)
 
-    def tag(self, message: bytes) -> bytes:
-        """The 16-byte tag of an outgoing message (consumes 128 pad bits)."""
-        return self._tag(message, self.sending)
+    def tag(self, message: bytes, *, transcript: TranscriptHash | None = None) -> bytes:
+        """The 16-byte tag of an outgoing message (consumes 128 pad bits).
 
-    def verify(self, message: bytes, tag: bytes) -> None:
-        """Check an incoming message; raise :class:`ProtocolAbort` if it was altered."""
-        expected = self._tag(message, self.receiving)
+        With ``transcript`` (of the sending direction) the tag covers every message absorbed
+        in it before, then ``message``.
+        """
+        if transcript is not None and transcript._keys is not self._keys[self.sending]:
+            raise ValueError("WegmanCarter.tag: transcript of the wrong direction")
+        return self._tag(message, self.sending, transcript)
+
+    def verify(
+        self, message: bytes, tag: bytes, *, transcript: TranscriptHash | None = None
+    ) -> None:
+        """Check an incoming message; raise :class:`ProtocolAbort` if it was altered.
+
+        With ``transcript`` (of the receiving direction) the tag must cover every message
+        absorbed in it before, then ``message``.
+        """
+        if transcript is not None and transcript._keys is not self._keys[self.receiving]:
+            raise ValueError("WegmanCarter.verify: transcript of the wrong direction")
+        expected = self._tag(message, self.receiving, transcript)
         if not hmac.compare_digest(expected, tag):
             log.warning("message authentication failed; aborting the session")
             raise ProtocolAbort(

@@ -12,6 +12,22 @@ Two variants, chosen by :class:`CascadeVariant`:
 
 Bob drives: every round he sends, for all frames at once, the parities he needs; Alice answers
 each from her own key only. Leakage is the number of parities Alice disclosed.
+
+Authentication: the whole exchange runs inside
+:meth:`~euroqci.postprocessing.channel.ClassicalChannel.deferred_authentication`, so that
+its thousand-odd messages cost one Wegman-Carter tag (and one 128-bit pad) per direction
+instead of one each. This is sound because nothing irreversible happens inside the block:
+
+* Alice's replies are parities of her key that the eavesdropper reads anyway; she counts
+  every parity she sends, whatever request (genuine or forged) it answers, and that count is
+  the leak subtracted by privacy amplification. A forged request can only make her disclose
+  more, which costs key length, never secrecy; indices outside her trees are refused.
+* Bob's corrections are made on a copy of his key and feed nothing but the next request;
+  forged replies can only make him correct wrongly (or, for contradictory ones, stop a frame:
+  each frame flips at most as many bits as it has, the bound of an honest run).
+* On leaving the block each party checks the tag over the peer's whole transcript; a single
+  altered, dropped, reordered or injected message fails it, and the session aborts before
+  verification, privacy amplification, or any use of the key.
 """
 
 from __future__ import annotations
@@ -20,15 +36,18 @@ import logging
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from euroqci.errors import ProtocolAbort
 from euroqci.postprocessing import _kernels as kernels
 from euroqci.postprocessing.channel import ClassicalChannel
 
 __all__ = [
     "CascadeLayout",
+    "CascadeResult",
     "CascadeVariant",
     "block_sizes",
     "cascade_alice",
@@ -99,12 +118,15 @@ class CascadeLayout:
         vmax = max(leaves)
         leaf_of = np.empty((n_passes, frame_bits), dtype=np.int32)
         bit_of = np.full((n_passes, vmax), -1, dtype=np.int32)
-        for j, (k, kp, v) in enumerate(zip(sizes, padded, leaves, strict=True)):
-            perm = kernels.splitmix_permutation(frame_bits, np.uint64((seed + 7919 * j) % 2**64))
-            i = np.arange(frame_bits)
-            offset = (i // k) * kp + (i % k)
-            leaf_of[j, perm] = v + offset
-            bit_of[j, offset] = perm
+        seeds = np.array([(seed + 7919 * j) % 2**64 for j in range(n_passes)], dtype=np.uint64)
+        kernels.cascade_layout(
+            np.array(sizes, dtype=np.int64),
+            np.array(padded, dtype=np.int64),
+            np.array(leaves, dtype=np.int64),
+            seeds,
+            leaf_of,
+            bit_of,
+        )
         return cls(
             frame_bits=frame_bits,
             sizes=tuple(sizes),
@@ -118,22 +140,31 @@ class CascadeLayout:
 
     @property
     def tree_size(self) -> int:
-        """Nodes per pass tree, including the unused index 0."""
-        return int(2 * self.n_leaves.max())
+        """Nodes per pass tree, including the unused index 0 (at least 8: whole bytes)."""
+        return max(8, int(2 * self.n_leaves.max()))
 
 
 class _AliceState:
-    """Alice's parities of every node; answers requests from her own key only."""
+    """Alice's parities of every node (bit-packed); answers requests from her own key only."""
 
     def __init__(self, layout: CascadeLayout, frames: npt.NDArray[np.uint8]) -> None:
         self.layout = layout
-        self.tree = np.empty((frames.shape[0], len(layout.sizes), layout.tree_size), np.uint8)
+        shape = (frames.shape[0], len(layout.sizes), layout.tree_size // 8)
+        self.tree = np.empty(shape, np.uint8)
         kernels.cascade_alice_trees(frames, layout.bit_of, layout.n_leaves, self.tree)
+        self.n_nodes = frames.shape[0] * len(layout.sizes) * layout.tree_size
         self.disclosed_bits = 0
 
-    def answer(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    def answer(self, index: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+        """Alice's parities of the requested nodes, packed; a request outside the trees aborts."""
+        if index.ndim != 1 or index.dtype.kind not in "iu":
+            raise ProtocolAbort("malformed parity request", reason="protocol")
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= self.n_nodes):
+            raise ProtocolAbort("parity request outside the Cascade trees", reason="protocol")
         self.disclosed_bits += int(index.size)
-        return self.tree.reshape(-1)[index]
+        out = np.empty((index.size + 7) // 8, np.uint8)
+        kernels.cascade_alice_answer(self.tree.reshape(-1), index, out)
+        return out
 
 
 class _BobState:
@@ -146,9 +177,8 @@ class _BobState:
         n_passes = len(layout.sizes)
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
-        self.bob = np.empty((n_frames, n_passes, size), np.uint8)
-        self.akn = np.empty((n_frames, n_passes, size), np.int8)
-        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.bob, self.akn)
+        self.state = np.zeros((n_frames, n_passes, size), np.uint8)
+        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.state)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
         self.cur = np.zeros(n_frames, np.int64)
@@ -162,22 +192,26 @@ class _BobState:
         self.stamp = np.zeros(1, np.int64)
         self.flips = np.zeros(n_frames, np.int64)
         out_cap = n_frames * (int(layout.n_blocks.sum()) + cap)
+        # Two sets of request buffers, swapped each round: the last round's requests are read
+        # (with their replies) while the new ones are written.
         self.out = [np.zeros(out_cap, np.int64) for _ in range(3)]
-        self.prev = [np.zeros(0, np.int64) for _ in range(3)]
+        self.prev = [np.zeros(out_cap, np.int64) for _ in range(3)]
+        self.index = np.zeros(out_cap, np.int64)
+        # Half the bytes on the wire (and to hash) when every node index fits in 32 bits.
+        self.wire = np.uint32 if self.state.size <= 2**32 else np.int64
 
-    def step(self, replies: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    def step(self, replies: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        """Absorb the replies to the last requests; the next requests (empty: done)."""
         lay = self.layout
         n = kernels.cascade_bob_round(
             self.keys, lay.leaf_of, lay.bit_of, lay.n_leaves, lay.n_blocks, lay.block_start,
-            self.reuse, self.bob, self.akn, self.stage, self.cur, self.s_pass, self.s_node,
+            self.reuse, self.state, self.stage, self.cur, self.s_pass, self.s_node,
             self.s_count, self.c_pass, self.c_node, self.c_count, self.anc, self.stamp,
             self.flips, self.prev[0], self.prev[1], self.prev[2], replies, replies.size,
-            self.out[0], self.out[1], self.out[2],
+            self.out[0], self.out[1], self.out[2], self.index,
         )  # fmt: skip
-        self.prev = [o[:n].copy() for o in self.out]
-        f, j, v = self.prev
-        n_passes = len(lay.sizes)
-        return ((f * n_passes + j) * lay.tree_size + v).astype(np.int64)
+        self.prev, self.out = self.out, self.prev
+        return self.index[:n].astype(self.wire)
 
 
 def _frames(bits: npt.NDArray[np.uint8], frame_bits: int) -> npt.NDArray[np.uint8]:
@@ -201,7 +235,7 @@ class CascadeResult:
         return f"CascadeResult(frames={self.frames.shape[0]}, disclosed_bits={self.disclosed_bits})"
 
 
-def cascade_bob(
+def _cascade_bob(
     channel: ClassicalChannel,
     bits: npt.NDArray[np.uint8],
     *,
@@ -211,11 +245,7 @@ def cascade_bob(
     seed: int = 0,
     max_frames_per_batch: int = 64,
 ) -> CascadeResult:
-    """Bob's side: correct ``bits`` (0/1 uint8) towards Alice's, over ``channel``.
-
-    Returns the corrected frames (F, frame_bits), the number of parities Alice disclosed, the
-    number of round trips and the bits Bob flipped per frame.
-    """
+    """The body of :func:`cascade_bob`, inside its deferred-authentication block."""
     frame_bits = min(frame_bits, _next_pow2(max(bits.size, 2)))
     sizes = block_sizes(variant, qber=qber, frame_bits=frame_bits)
     frames = _frames(bits, frame_bits)
@@ -242,22 +272,49 @@ def cascade_bob(
             rounds += 1
             if request.size == 0:
                 break
-            reply = channel.recv("parity-reply")
-            replies = np.unpackbits(reply["parities"], count=request.size)
+            parities = channel.recv("parity-reply")["parities"]
+            if parities.dtype != np.uint8 or parities.size != (request.size + 7) // 8:
+                raise ProtocolAbort("malformed parity reply", reason="protocol")
+            replies = np.unpackbits(parities, count=request.size)
             disclosed += request.size
         flips.append(bob.flips.copy())
     log.debug("cascade: %d frames, %d rounds, %d parities", frames.shape[0], rounds, disclosed)
     return CascadeResult(frames, disclosed, rounds, np.concatenate(flips))
 
 
-def cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> CascadeResult:
-    """Alice's side: answer Bob's parity requests from her own ``bits`` until he is done."""
-    start = channel.recv("cascade-start")
-    frame_bits = int(start["frame_bits"])
-    sizes = tuple(int(s) for s in start["sizes"])
-    layout = CascadeLayout.build(frame_bits=frame_bits, sizes=sizes, seed=int(start["seed"]))
+_MAX_FRAME_BITS = 2**24
+_MAX_BATCH = 4096
+
+
+def _start_parameters(msg: Any) -> tuple[int, tuple[int, ...], int, int]:
+    """Frame size, block sizes, seed and batch from Bob's ``cascade-start``, range-checked.
+
+    The message is authenticated only with the transcript at the end, so its values are
+    checked before Alice allocates anything from them.
+    """
+    try:
+        frame_bits = int(msg["frame_bits"])
+        sizes = tuple(int(s) for s in msg["sizes"])
+        seed = int(msg["seed"])
+        batch = int(msg["batch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolAbort("malformed cascade-start message", reason="protocol") from exc
+    if (
+        not 2 <= frame_bits <= _MAX_FRAME_BITS
+        or not 1 <= len(sizes) <= 64
+        or not all(1 <= k <= frame_bits for k in sizes)
+        or not 1 <= batch <= _MAX_BATCH
+        or not 0 <= seed < 2**64
+    ):
+        raise ProtocolAbort("cascade-start parameters out of range", reason="protocol")
+    return frame_bits, sizes, seed, batch
+
+
+def _cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> CascadeResult:
+    """The body of :func:`cascade_alice`, inside its deferred-authentication block."""
+    frame_bits, sizes, seed, batch_size = _start_parameters(channel.recv("cascade-start"))
+    layout = CascadeLayout.build(frame_bits=frame_bits, sizes=sizes, seed=seed)
     frames = _frames(bits, frame_bits)
-    batch_size = int(start["batch"])
     disclosed = 0
     rounds = 0
     for first in range(0, frames.shape[0], batch_size):
@@ -267,6 +324,45 @@ def cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> Cas
             rounds += 1
             if request.size == 0:
                 break
-            channel.send("parity-reply", parities=np.packbits(alice.answer(request)))
+            channel.send("parity-reply", parities=alice.answer(request))
         disclosed += alice.disclosed_bits
     return CascadeResult(frames, disclosed, rounds, np.zeros(frames.shape[0], np.int64))
+
+
+def cascade_bob(
+    channel: ClassicalChannel,
+    bits: npt.NDArray[np.uint8],
+    *,
+    qber: float,
+    variant: CascadeVariant = CascadeVariant.OPTIMISED,
+    frame_bits: int = 2**17,
+    seed: int = 0,
+    max_frames_per_batch: int = 64,
+) -> CascadeResult:
+    """Bob's side: correct ``bits`` (0/1 uint8) towards Alice's, over ``channel``.
+
+    Returns the corrected frames (F, frame_bits), the number of parities Alice disclosed, the
+    number of round trips and the bits Bob flipped per frame. The exchange is authenticated
+    as one transcript per direction (see the module notes); a tampered message raises
+    :class:`~euroqci.errors.ProtocolAbort` at the end of the exchange, before the result is
+    returned.
+    """
+    with channel.deferred_authentication():
+        return _cascade_bob(
+            channel,
+            bits,
+            qber=qber,
+            variant=variant,
+            frame_bits=frame_bits,
+            seed=seed,
+            max_frames_per_batch=max_frames_per_batch,
+        )
+
+
+def cascade_alice(channel: ClassicalChannel, bits: npt.NDArray[np.uint8]) -> CascadeResult:
+    """Alice's side: answer Bob's parity requests from her own ``bits`` until he is done.
+
+    Authenticated as one transcript per direction, like :func:`cascade_bob`.
+    """
+    with channel.deferred_authentication():
+        return _cascade_alice(channel, bits)

@@ -1,26 +1,44 @@
 """The classical channel between Alice and Bob: in memory or TCP, every message authenticated.
 
 A message is a kind (short string) plus named numpy arrays and scalars. On the wire it is a
-frame ``length (4 bytes) | sequence number (8) | header length (4) | JSON header | array bytes
-| Wegman-Carter tag (16)``; the tag covers everything before it, so a replayed, reordered or
-altered message is rejected.
+frame ``length (4 bytes) | sequence number (8) | flags (4) | header length (4) | JSON header |
+array bytes | Wegman-Carter tag (16)``; the tag covers everything before it, so a replayed,
+reordered or altered message is rejected.
+
+Inside :meth:`ClassicalChannel.deferred_authentication` messages go without a tag (flags 0)
+and each party hashes them into a transcript per direction; on leaving the block both parties
+send one tagged ``transcript-end`` message whose tag covers the whole transcript of their
+direction, and check the peer's. One pad then authenticates hundreds of messages. This is
+sound for an exchange whose messages are not trusted for anything irreversible before the
+block ends (Cascade: see ``cascade.py``): a message altered, dropped, reordered or injected
+anywhere in the block changes the transcript, so the check at the end rejects it and the
+session aborts before the key is verified or amplified.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import queue
 import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from euroqci.errors import ProtocolAbort
-from euroqci.postprocessing.authentication import TAG_BYTES, Direction, KeyPool, WegmanCarter
+from euroqci.postprocessing.authentication import (
+    TAG_BYTES,
+    Direction,
+    KeyPool,
+    TranscriptHash,
+    WegmanCarter,
+)
 
 __all__ = [
     "ClassicalChannel",
@@ -33,7 +51,8 @@ __all__ = [
 ]
 
 _LEN = struct.Struct(">I")
-_HDR = struct.Struct(">QI")
+_HDR = struct.Struct(">QI")  # sequence number, flags
+_TAGGED = 1  # flag: the frame ends with its own tag (else its tag comes with the transcript)
 
 
 class Transport(Protocol):
@@ -80,7 +99,7 @@ def decode(body: bytes) -> Message:
     offset = 4 + n_header
     for name, dtype, shape in meta["arrays"]:
         dt = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)
         arr = np.frombuffer(body, dtype=dt, count=count, offset=offset).reshape(shape)
         fields[name] = arr
         offset += count * dt.itemsize
@@ -152,29 +171,75 @@ class ClassicalChannel:
         self._received = 0
         self.bytes_sent = 0
         self.messages_sent = 0
+        self.tags_sent = 0
+        # (sent, received) transcripts while authentication is deferred, else None.
+        self._deferred: tuple[TranscriptHash, TranscriptHash] | None = None
 
     def __repr__(self) -> str:
         return f"ClassicalChannel(sending={self.auth.sending.value}, sent={self.messages_sent})"
 
     def send(self, kind: str, **fields: Any) -> None:
-        """Authenticate and send one message."""
-        body = _HDR.pack(self._sent, 0) + encode(kind, fields)
-        frame = body + self.auth.tag(body)
+        """Authenticate and send one message (its tag deferred inside a deferred block)."""
+        if self._deferred is None:
+            self._send(kind, fields, transcript=None)
+        else:
+            body = _HDR.pack(self._sent, 0) + encode(kind, fields)
+            self._deferred[0].absorb(body)
+            self._emit(body)
+
+    def _send(
+        self, kind: str, fields: dict[str, Any], *, transcript: TranscriptHash | None
+    ) -> None:
+        body = _HDR.pack(self._sent, _TAGGED) + encode(kind, fields)
+        self.tags_sent += 1
+        self._emit(body + self.auth.tag(body, transcript=transcript))
+
+    def _emit(self, frame: bytes) -> None:
         self._sent += 1
         self.bytes_sent += len(frame)
         self.messages_sent += 1
         self.transport.send_bytes(frame)
 
     def recv(self, expected: str | None = None) -> Message:
-        """Receive, authenticate and decode one message; check its kind if ``expected``."""
+        """Receive, authenticate and decode one message; check its kind if ``expected``.
+
+        Inside a deferred block an untagged message is accepted here and authenticated with
+        the transcript when the block ends; outside, every message must carry a valid tag.
+        """
         frame = self.transport.recv_bytes()
+        flags = _HDR.unpack_from(frame, 0)[1] if len(frame) >= _HDR.size else 0
+        if self._deferred is not None and flags == 0:
+            body = frame
+            self._deferred[1].absorb(body)
+        else:
+            body = self._verified(frame, transcript=None)
+        return self._open(body, expected)
+
+    def _verified(self, frame: bytes, *, transcript: TranscriptHash | None) -> bytes:
         body, tag = frame[:-TAG_BYTES], frame[-TAG_BYTES:]
-        self.auth.verify(body, tag)
+        if len(body) < _HDR.size or _HDR.unpack_from(body, 0)[1] != _TAGGED:
+            raise ProtocolAbort(
+                "message authentication failed: a message came without its tag",
+                reason="authentication failed",
+            )
+        self.auth.verify(body, tag, transcript=transcript)
+        return body
+
+    def _open(self, body: bytes, expected: str | None) -> Message:
+        if len(body) < _HDR.size:
+            raise ProtocolAbort("malformed message on the classical channel", reason="protocol")
         (seq, _) = _HDR.unpack_from(body, 0)
         if seq != self._received:
             raise ProtocolAbort("message out of order on the classical channel", reason="replay")
         self._received += 1
-        msg = decode(body[_HDR.size :])
+        try:
+            msg = decode(body[_HDR.size :])
+        except (ValueError, TypeError, KeyError, struct.error) as exc:
+            # Only reachable for a message whose tag is still deferred: the transcript check
+            # would reject it; stop here, before acting on it.
+            raise ProtocolAbort(
+                "malformed message on the classical channel", reason="protocol"
+            ) from exc
         if msg.kind == "abort":
             raise ProtocolAbort(
                 f"the peer aborted: {msg['reason']}", reason=f"peer: {msg['reason']}"
@@ -184,6 +249,32 @@ class ClassicalChannel:
                 f"unexpected message {msg.kind!r}, expected {expected!r}", reason="protocol"
             )
         return msg
+
+    @contextmanager
+    def deferred_authentication(self) -> Iterator[None]:
+        """A block of messages authenticated by one tag per direction at its end.
+
+        Both parties must enter the block at the same point of the protocol. On leaving it
+        normally, each sends ``transcript-end`` tagged over everything it sent in the block
+        and checks the peer's over everything it received (:class:`ProtocolAbort` with reason
+        ``authentication failed`` if any message was altered). Messages received inside the
+        block must not be trusted for anything irreversible before the block has ended.
+        """
+        if self._deferred is not None:
+            raise RuntimeError("ClassicalChannel.deferred_authentication: already deferred")
+        sent = self.auth.transcript(self.auth.sending)
+        received = self.auth.transcript(self.auth.receiving)
+        self._deferred = (sent, received)
+        try:
+            yield
+        finally:
+            self._deferred = None
+        self._send("transcript-end", {"messages": sent.messages}, transcript=sent)
+        n_received = received.messages
+        frame = self.transport.recv_bytes()
+        msg = self._open(self._verified(frame, transcript=received), "transcript-end")
+        if int(msg["messages"]) != n_received:
+            raise ProtocolAbort("the transcripts disagree on the message count", reason="protocol")
 
     def close(self) -> None:
         self.transport.close()
