@@ -21,7 +21,17 @@ from euroqci.server.app import create_app
 from euroqci.server.settings import KMESettings
 from euroqci.server.tls import http_protocol
 
-__all__ = ["serve", "serve_many", "uvicorn_config"]
+__all__ = ["event_loop", "serve", "serve_many", "uvicorn_config"]
+
+
+def event_loop() -> str:
+    """uvicorn's ``loop=``: uvloop (libuv, a faster event loop and TLS transport) when
+    installed, else asyncio's own loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 class _Server(uvicorn.Server):
@@ -43,7 +53,7 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
         ssl_ca_certs=str(settings.ca_file),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
         http=http_protocol(),
-        loop="asyncio",
+        loop=event_loop(),
         lifespan="on",
         log_level="warning",
         access_log=False,
@@ -91,8 +101,10 @@ def serve_many(
             on_started([app.state.manager for app in apps])
         await asyncio.gather(*tasks)
 
+    from uvicorn._compat import asyncio_run
+
     try:
-        asyncio.run(main())
+        asyncio_run(main(), loop_factory=servers[0].config.get_loop_factory())
     finally:
         for store in opened:
             store.close()
