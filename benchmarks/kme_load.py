@@ -306,6 +306,32 @@ def keys_per_message(
     return keys / max(messages, 1.0), (r["relayed_keys"], r["relay_messages"])
 
 
+def cpu_s(pids: list[int]) -> float:
+    """User plus system CPU seconds used so far by these processes (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measured(procs: list[subprocess.Popen[bytes]], coro: Any) -> dict[str, Any]:
+    """Run one case; add the CPU seconds per wall second of the servers and of this client."""
+    pids = [p.pid for p in procs]
+    server0 = [cpu_s([pid]) for pid in pids]
+    client0, wall0 = time.process_time(), time.perf_counter()
+    result: dict[str, Any] = run(coro)
+    wall = time.perf_counter() - wall0
+    each = [cpu_s([pid]) - s0 for pid, s0 in zip(pids, server0, strict=True)]
+    result["server_cores"] = sum(each) / wall
+    result["each_cores"] = "+".join(f"{c / wall:.2f}" for c in each)
+    result["client_cores"] = (time.process_time() - client0) / wall
+    return result
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         p.terminate()
@@ -313,7 +339,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
         p.wait(timeout=15)
 
 
-def line(label: str, r: dict[str, float], batching: float, bare_rps: float | None) -> str:
+def line(label: str, r: dict[str, Any], batching: float, bare_rps: float | None) -> str:
     ratio = f" (ratio to bare {r['requests_per_s'] / bare_rps:.2f})" if bare_rps else ""
     return (
         f"{label}: {r['keys_per_s']:.0f} keys/s delivered to master and slave, "
@@ -321,7 +347,8 @@ def line(label: str, r: dict[str, float], batching: float, bare_rps: float | Non
         f"enc_keys p50 {r['enc_p50_ms']:.1f} ms p99 {r['enc_p99_ms']:.1f} ms; "
         f"dec_keys p50 {r['dec_p50_ms']:.1f} ms p99 {r['dec_p99_ms']:.1f} ms; "
         f"all requests p99 {r['p99_ms']:.1f} ms; "
-        f"{batching:.1f} keys per relay message; errors {r['errors']}"
+        f"{batching:.1f} keys per relay message; errors {r['errors']}; CPU cores used: "
+        f"KMEs {r['server_cores']:.2f} ({r['each_cores']}), client {r['client_cores']:.2f}"
     )
 
 
@@ -362,21 +389,25 @@ def main() -> None:
                 )
                 try:
                     wait_port(bare_port)
-                    b = run(
+                    b = measured(
+                        [bare],
                         bare_load(
                             root / "pki", bare_port, clients=args.clients, seconds=args.seconds
-                        )
+                        ),
                     )
                 finally:
                     stop([bare])
                 bare_rps = b["requests_per_s"]
                 print(
                     f"bare FastAPI over mutual TLS: {b['requests_per_s']:.0f} requests/s, "
-                    f"p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms"
+                    f"p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms; CPU cores used: server "
+                    f"{b['server_cores']:.2f}, client {b['client_cores']:.2f}"
                 )
             seen = (0.0, 0.0)
             for number in numbers:
-                r = run(kme_load(root, clients=args.clients, seconds=args.seconds, number=number))
+                r = measured(
+                    procs, kme_load(root, clients=args.clients, seconds=args.seconds, number=number)
+                )
                 batching, seen = keys_per_message(r, seen)
                 print(line(f"KME A-B direct, number={number}", r, batching, bare_rps))
         finally:
@@ -389,7 +420,9 @@ def main() -> None:
         try:
             seen = (0.0, 0.0)
             for number in numbers:
-                r = run(kme_load(root, clients=args.clients, seconds=args.seconds, number=number))
+                r = measured(
+                    procs, kme_load(root, clients=args.clients, seconds=args.seconds, number=number)
+                )
                 batching, seen = keys_per_message(r, seen)
                 print(line(f"KME 3-hop relay A-T1-T2-B, number={number}", r, batching, None))
         finally:
