@@ -57,6 +57,9 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
         lifespan="on",
         log_level="warning",
         access_log=False,
+        # KMEs face SAEs and KMEs directly: no X-Forwarded-* header is trusted (the identity
+        # comes from the TLS handshake only), and skipping the middleware saves time.
+        proxy_headers=False,
         timeout_keep_alive=30,
         # Bounded so that KMEs served by one process cannot take every worker thread while
         # they wait for each other's relay answers (see serve_many).
@@ -80,9 +83,9 @@ def serve_many(
             server.should_exit = True
 
     async def main() -> None:
-        # Sync routes run on anyio's worker threads, shared by every KME in this process. A
-        # relay through KMEs of the same process holds a thread at each hop, so there must be
-        # more threads than all of them can hold at once.
+        # Key and relay routes run their blocking part on each app's own WorkerPool; the other
+        # sync routes (status, discard, metrics) run on anyio's worker threads, shared by every
+        # KME in this process: keep more of those than all the KMEs can hold at once.
         import anyio.to_thread
 
         limiter = anyio.to_thread.current_default_thread_limiter()
