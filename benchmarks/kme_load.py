@@ -192,7 +192,14 @@ def run(coro: Any) -> Any:
         loop.close()
 
 
-async def kme_load(root: Path, *, clients: int, seconds: float, number: int) -> dict[str, float]:
+async def kme_load(
+    root: Path, *, clients: int, seconds: float, number: int, rate_keys_per_s: float | None = None
+) -> dict[str, float]:
+    """Master and slave fetch keys in a loop: as fast as answers come (closed loop), or, with
+    ``rate_keys_per_s``, each client on a fixed schedule so that together they ask for that
+    many keys per second (open loop). Latency is then counted from the scheduled start, so a
+    server that falls behind shows it in the percentiles instead of slowing the clients down
+    (no coordinated omission)."""
     port_a, port_b = (int(x) for x in root.joinpath("ports").read_text().split())
     pki = root / "pki"
     ctx_a, ctx_b = context(pki, "SAE-A"), context(pki, "SAE-B")
@@ -218,10 +225,20 @@ async def kme_load(root: Path, *, clients: int, seconds: float, number: int) -> 
         assert status == 200, status
     end = time.perf_counter() + seconds
 
-    async def client(a: Http1Connection, b: Http1Connection) -> None:
+    interval_s = clients * number / rate_keys_per_s if rate_keys_per_s else 0.0
+
+    async def client(a: Http1Connection, b: Http1Connection, index: int) -> None:
         nonlocal delivered, errors
+        scheduled = time.perf_counter() + interval_s * index / clients
         while time.perf_counter() < end:
-            t0 = time.perf_counter()
+            if interval_s:
+                wait_s = scheduled - time.perf_counter()
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
+                t0 = scheduled
+                scheduled += interval_s
+            else:
+                t0 = time.perf_counter()
             status, body = await a.request("GET", enc_target)
             t1 = time.perf_counter()
             if status != 200:
@@ -242,7 +259,7 @@ async def kme_load(root: Path, *, clients: int, seconds: float, number: int) -> 
             delivered += len(ids)
 
     start = time.perf_counter()
-    await asyncio.gather(*(client(a, b) for a, b in conns))
+    await asyncio.gather(*(client(a, b, i) for i, (a, b) in enumerate(conns)))
     elapsed = time.perf_counter() - start
     _, metrics_body = await conns[0][0].request("GET", "/metrics")
     for a, b in conns:
@@ -360,6 +377,12 @@ def main() -> None:
     parser.add_argument(
         "--numbers", default="1,4,16", help="keys per request to measure, comma-separated"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=1000.0,
+        help="keys/s offered in the open-loop cases (0: closed loop only)",
+    )
     parser.add_argument("--no-relay", action="store_true", help="skip the 3-hop relay cases")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare FastAPI case")
     args = parser.parse_args()
@@ -371,7 +394,8 @@ def main() -> None:
     )
     print(
         "# command: PYTHONPATH=src python benchmarks/kme_load.py "
-        f"--seconds {args.seconds:g} --clients {args.clients} --numbers {args.numbers}"
+        f"--seconds {args.seconds:g} --clients {args.clients} --numbers {args.numbers} "
+        f"--rate {args.rate:g}"
         + (" --no-relay" if args.no_relay else "")
         + (" --no-bare" if args.no_bare else "")
     )
@@ -410,6 +434,20 @@ def main() -> None:
                 )
                 batching, seen = keys_per_message(r, seen)
                 print(line(f"KME A-B direct, number={number}", r, batching, bare_rps))
+            for number in numbers if args.rate else ():
+                r = measured(
+                    procs,
+                    kme_load(
+                        root,
+                        clients=args.clients,
+                        seconds=args.seconds,
+                        number=number,
+                        rate_keys_per_s=args.rate,
+                    ),
+                )
+                batching, seen = keys_per_message(r, seen)
+                label = f"KME A-B direct, number={number}, {args.rate:g} keys/s offered"
+                print(line(label, r, batching, None))
         finally:
             stop(procs)
         if args.no_relay:
