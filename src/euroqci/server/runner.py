@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import ssl
 from collections.abc import Callable, Iterator, Sequence
@@ -67,6 +68,19 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
     )
 
 
+def _freeze_startup_objects() -> None:
+    """Move every object alive after start-up out of the garbage collector's sight.
+
+    A KME process holds a few hundred thousand long-lived objects (FastAPI, pydantic, the CLI
+    and the libraries it imports); each full collection walked all of them and stopped the
+    server for 50 to 130 ms under load (measured with gc.callbacks in benchmarks/kme_load.py),
+    which was the p99 latency. Frozen objects are never collected, which is right for objects
+    that live as long as the process; objects made while serving are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve_many(
     settings: Sequence[KMESettings],
     *,
@@ -100,6 +114,8 @@ def serve_many(
             if any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.02)
+        if all(s.started for s in servers):
+            _freeze_startup_objects()
         if on_started is not None and all(s.started for s in servers):
             on_started([app.state.manager for app in apps])
         await asyncio.gather(*tasks)
