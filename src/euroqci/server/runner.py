@@ -68,6 +68,15 @@ def uvicorn_config(app: FastAPI, settings: KMESettings) -> uvicorn.Config:
     )
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop factory matching :func:`event_loop` (None: asyncio's default)."""
+    if event_loop() == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return None
+
+
 def _freeze_startup_objects() -> None:
     """Move every object alive after start-up out of the garbage collector's sight.
 
@@ -120,10 +129,9 @@ def serve_many(
             on_started([app.state.manager for app in apps])
         await asyncio.gather(*tasks)
 
-    from uvicorn._compat import asyncio_run
-
     try:
-        asyncio_run(main(), loop_factory=servers[0].config.get_loop_factory())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
     finally:
         for store in opened:
             store.close()

@@ -94,11 +94,11 @@ class WorkerPool:
             else:
                 outcome = (True, result)
             del item, call
+            with self._lock:  # free before the answer goes out: the next call may follow it
+                self._free += 1
             with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile
                 loop.call_soon_threadsafe(_resolve, future, *outcome)
             del future, outcome
-            with self._lock:
-                self._free += 1
 
     def close(self, *, timeout_s: float = 5.0) -> None:
         """Stop the threads once the calls already queued are done."""
