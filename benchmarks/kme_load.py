@@ -1,14 +1,24 @@
 """KME load benchmark: 16 concurrent SAE clients over mutual TLS, SQLite with durable commits.
 
-Run:  PYTHONPATH=src python benchmarks/kme_load.py [--seconds 10] [--clients 16]
+Run:  PYTHONPATH=src python benchmarks/kme_load.py [--seconds 8] [--clients 16]
+          [--numbers 1,4,16] [--rate 1000] [--no-relay] [--no-bare]
 
 Starts real KME processes (``euroqci kme serve``) on loopback, each with its own SQLite store
 (WAL, synchronous=FULL) pre-filled with the same link keys at both ends of each link. Each client
-loops: master SAE-A asks KME-A for keys (GET enc_keys), slave SAE-B fetches them from KME-B
-(POST dec_keys). Reported: keys delivered to both per second, p50/p99 latency of each request,
-and, in the same run, the request rate of a bare FastAPI endpoint served the same way (uvicorn,
-TLS with client certificates, one process). Then the same load through a 3-hop relay
-A - T1 - T2 - B.
+loops: master SAE-A asks KME-A for ``number`` keys (GET enc_keys), slave SAE-B fetches them from
+KME-B (POST dec_keys) and must get exactly the same keys. A key counts as delivered once both
+have it. Cases, all in one run:
+
+- a bare FastAPI endpoint served the same way (uvicorn, httptools, uvloop, TLS with client
+  certificates, one process), as the reference for the ratio;
+- KME-A - KME-B direct, closed loop (each client asks again as soon as it is answered: the
+  throughput at saturation, and the latency at saturation) for each ``--numbers``;
+- the same, open loop at ``--rate`` keys/s offered (each client on a fixed schedule; latency
+  from the scheduled start): the latency at that throughput;
+- a 3-hop relay A - T1 - T2 - B, closed loop.
+
+The load generator is one uvloop process with one keep-alive mutual-TLS connection per client
+and KME (see :class:`Http1Connection`); it reports the CPU it used next to the servers' own.
 """
 
 from __future__ import annotations
