@@ -73,7 +73,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     if event_loop() == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop  # type: ignore[no-any-return]
+        return uvloop.new_event_loop
     return None
 
 

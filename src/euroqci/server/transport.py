@@ -69,7 +69,7 @@ class _PeerConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)  # TCP, with TCP_NODELAY
         self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=self.kme_id)
-        cert = self.sock.getpeercert() or {}
+        cert: dict[str, Any] = dict(self.sock.getpeercert() or {})
         subject = {k: v for rdn in cert.get("subject", ()) for k, v in rdn}
         if subject.get("commonName") != self.kme_id:
             self.close()
