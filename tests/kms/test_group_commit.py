@@ -138,3 +138,32 @@ def test_concurrent_delivery_never_twice(tmp_path: Path, n_threads: int) -> None
     assert store.count_keys() == 0
     assert store.transactions_committed >= store.groups_committed
     store.close()
+
+
+def test_reads_do_not_wait_for_writers(tmp_path: Path) -> None:
+    store = SQLiteKeyStore(tmp_path / "kme.db")
+    store.put_keys([_key("a")])
+    release, started = threading.Event(), threading.Event()
+
+    def hold(cur: Any) -> None:  # a write transaction that takes its time
+        cur.execute("DELETE FROM keys")
+        started.set()
+        release.wait(10)
+
+    writer = threading.Thread(target=store._transact, args=(hold,))
+    writer.start()
+    assert started.wait(10)
+    seen: list[object] = []
+    reader = threading.Thread(
+        target=lambda: seen.extend([store.count_keys(), store.pool_status("A~B"), store.outbox()])
+    )
+    reader.start()
+    reader.join(5)
+    finished_while_held = not reader.is_alive()
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    assert finished_while_held  # status and metrics never hold up deliveries
+    assert seen[0] == 1  # the last committed state: the writer had not committed yet
+    assert store.count_keys() == 0
+    store.close()
