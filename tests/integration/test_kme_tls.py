@@ -153,3 +153,26 @@ def test_relay_client_checks_the_peer_kme_in_the_handshake(kme_pair: KMEPair) ->
     finally:
         right.close()
         wrong.close()
+
+
+def test_relay_client_reopens_a_connection_the_peer_closed(tmp_path: Path) -> None:
+    from euroqci.server.transport import HttpsRelay
+
+    pair = make_pair(tmp_path)
+    pki = pair.pki
+    relay = HttpsRelay(
+        {"KME-B": pair.url("KME-B")},
+        ca_file=pki / "ca.pem",
+        cert_file=pki / "kme" / "KME-A.pem",
+        key_file=pki / "kme" / "KME-A-key.pem",
+    )
+    try:
+        pair.start("KME-B")
+        relay.discard("KME-B", "A~B", [])
+        pair.kill9("KME-B")  # the kept-alive connection is now closed by the peer's kernel
+        pair.start("KME-B")
+        relay.discard("KME-B", "A~B", [])  # noticed before sending: a new connection, no error
+        assert len(relay._connections) == 1  # the same connection object, reopened
+    finally:
+        relay.close()
+        pair.stop()

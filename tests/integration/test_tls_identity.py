@@ -1,4 +1,5 @@
-"""Both uvicorn protocol classes hand the verified client certificate, and only that, to routes."""
+"""Both uvicorn protocol classes, on asyncio's loop and on uvloop (the KMEs' loop when installed),
+hand the verified client certificate, and only that, to routes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from kme_harness import free_port
 
+from euroqci.server.runner import event_loop
 from euroqci.server.tls import MutualTLSProtocol, http_protocol, peer_identity
 
 pytestmark = pytest.mark.integration
@@ -30,11 +32,17 @@ def _app() -> FastAPI:
     return app
 
 
-@pytest.fixture(params=["h11", "httptools"])
+@pytest.fixture(
+    params=[("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop")],
+    ids=["h11-asyncio", "httptools-asyncio", "httptools-uvloop"],
+)
 def server(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[str, trustme.CA]]:
-    protocol = MutualTLSProtocol if request.param == "h11" else http_protocol()
-    if request.param == "httptools" and protocol is MutualTLSProtocol:
+    name, loop = request.param
+    protocol = MutualTLSProtocol if name == "h11" else http_protocol()
+    if name == "httptools" and protocol is MutualTLSProtocol:
         pytest.skip("httptools is not installed")
+    if loop == "uvloop" and event_loop() != "uvloop":
+        pytest.skip("uvloop is not installed")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     cert_file, key_file, ca_file = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
@@ -45,7 +53,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[str,
     config = uvicorn.Config(
         _app(), host="127.0.0.1", port=port, ssl_certfile=str(cert_file),
         ssl_keyfile=str(key_file), ssl_ca_certs=str(ca_file), ssl_cert_reqs=ssl.CERT_REQUIRED,
-        http=protocol, loop="asyncio", log_level="warning", lifespan="off",
+        http=protocol, loop=loop, log_level="warning", lifespan="off",
     )  # fmt: skip
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -76,3 +76,35 @@ def test_a_failed_message_fails_every_request_in_it() -> None:
     assert sum(len(ids) for ids in calls) == 8
     with pytest.raises(RelayError):  # the batcher is usable afterwards
         batcher.submit("S", [b"x"], ["x"], send)
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 2, 3])
+def test_at_most_max_in_flight_messages_at_once_and_every_key_once(max_in_flight: int) -> None:
+    batcher = RelayBatcher(max_in_flight=max_in_flight, max_keys=4)
+    lock = threading.Lock()
+    sending = [0, 0]  # now, most seen
+    sent: list[str] = []
+
+    def send(materials: list[bytes], key_ids: list[str]) -> None:
+        with lock:
+            sending[0] += 1
+            sending[1] = max(sending)
+        time.sleep(0.005)
+        with lock:
+            sending[0] -= 1
+            sent.extend(key_ids)
+        if "k7" in key_ids:
+            raise RelayError("this message failed")
+
+    results = _run(batcher, ["S"] * 48, send)
+    assert sorted(sent) == sorted(f"k{i}" for i in range(48))  # each key in one message
+    assert 1 <= sending[1] <= max_in_flight
+    assert max_in_flight == 1 or sending[1] > 1  # the pipeline is used
+    failed = {i for i, r in enumerate(results) if r is not None}
+    assert 7 in failed and all(isinstance(results[i], RelayError) for i in failed)
+    assert batcher._leaders == {} and batcher._queues == {}  # nothing left behind
+
+
+def test_max_in_flight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        RelayBatcher(max_in_flight=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import secrets
 import uuid
@@ -20,7 +21,7 @@ from euroqci.errors import (
     UnsupportedExtension,
 )
 from euroqci.kms import InProcessRelay, KeyManager, KMEProfile, Link, MemoryKeyStore
-from euroqci.kms.relay import open_message, seal_message
+from euroqci.kms.relay import RelayMessage, open_message, seal_message
 from euroqci.kms.store import KeyStore, LinkKey
 from euroqci.kms.supply import import_key_drop, read_key_file, write_key_file
 
@@ -254,7 +255,8 @@ def test_audit_log_has_ids_never_key_bytes(
         keys = chain["A"].get_enc_keys("SAE-B", master_sae_id="SAE-A")
         chain["B"].get_dec_keys("SAE-A", [keys[0].key_id], slave_sae_id="SAE-B")
     text = caplog.text
-    assert text.count(keys[0].key_id) >= 2 and '"role": "slave"' in text
+    records = [json.loads(r.getMessage()) for r in caplog.records]  # one JSON object a line
+    assert text.count(keys[0].key_id) >= 2 and {"role": "slave"}.items() <= records[-1].items()
     assert keys[0].material.hex() not in text
     import base64
 
@@ -368,3 +370,18 @@ def test_outbox_flush_never_discards_a_relay_in_flight(tmp_path: Path) -> None:
     t.flush_outbox()
     assert a.store.outbox() == [] and t.store.outbox() == []
     assert _in_step(a, t, "A~T") and _in_step(t, b, "T~B")
+
+
+def test_relay_header_bytes_stay_the_same_canonical_json() -> None:
+    # What the tag covers: changing these bytes would make KMEs of different versions refuse
+    # each other's relay messages.
+    message = RelayMessage(
+        batch_id="b", origin_kme_id="KME-A", destination_kme_id="KME-B", master_sae_id="SAE-A",
+        slave_sae_ids=("SAE-B", "SA\u00c9"), key_ids=("k1",), size_bits=256, link_id="A~B",
+        link_key_ids=("l1", "l2"), hops=("KME-A",), ciphertext=b"x", tag=b"y",
+    )  # fmt: skip
+    assert message.header_bytes() == (
+        b'{"batch_id":"b","destination_kme_id":"KME-B","hops":["KME-A"],"key_ids":["k1"],'
+        b'"link_id":"A~B","link_key_ids":["l1","l2"],"master_sae_id":"SAE-A",'
+        b'"origin_kme_id":"KME-A","size_bits":256,"slave_sae_ids":["SAE-B","SA\\u00c9"]}'
+    )

@@ -13,7 +13,6 @@ copy from this KME's store directly.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
@@ -21,6 +20,8 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
+
+import orjson
 
 from euroqci.errors import (
     ConfigurationError,
@@ -485,4 +486,6 @@ class KeyManager:
             "key_ids": list(key_ids),
             **extra,
         }
-        self.audit.info(json.dumps(record, sort_keys=True))
+        if self.audit.isEnabledFor(logging.INFO):
+            # orjson: the audit line is written for every request; json.dumps cost 3x more.
+            self.audit.info(orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode())

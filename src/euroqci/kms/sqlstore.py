@@ -20,9 +20,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from euroqci.errors import (
     ConfigurationError,
@@ -86,6 +87,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Link keys are read in pages while a write transaction holds the pool.
 _PAGE = 64
 
+T = TypeVar("T")
+
 
 class _SQLKeyStore:
     """The statements both databases share; subclasses open connections and transactions."""
@@ -115,6 +118,16 @@ class _SQLKeyStore:
     def _txn(self) -> Iterator[Any]:
         raise NotImplementedError
         yield  # pragma: no cover
+
+    def _transact(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in one transaction and return its result once committed."""
+        with self._txn() as cur:
+            return work(cur)
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read-only statement (a consistent snapshot)."""
+        with self._txn() as cur:
+            return list(self._exec(cur, statement, params).fetchall())
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self._postgres else statement
@@ -178,7 +191,8 @@ class _SQLKeyStore:
         self, link_id: str, *, n_bytes: int, outbox_id: str | None = None
     ) -> list[LinkKey]:
         lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
-        with self._txn() as cur:
+
+        def work(cur: Any) -> list[LinkKey]:
             chosen: list[LinkKey] = []
             total, after, page = 0, -1, 1
             while total < n_bytes:
@@ -213,19 +227,22 @@ class _SQLKeyStore:
                 )
             return chosen
 
+        return self._transact(work)
+
     def outbox(self) -> list[tuple[str, str, list[str]]]:
-        with self._txn() as cur:
-            rows = self._exec(
-                cur, "SELECT outbox_id, link_id, link_key_ids FROM relay_outbox ORDER BY created_s"
-            ).fetchall()
+        rows = self._query(
+            "SELECT outbox_id, link_id, link_key_ids FROM relay_outbox ORDER BY created_s"
+        )
         return [(o, link, json.loads(ids)) for o, link, ids in rows]
 
     def clear_outbox(self, outbox_ids: Sequence[str]) -> None:
-        with self._txn() as cur:
+        def work(cur: Any) -> None:
             for start in range(0, len(outbox_ids), 500):
                 part = list(outbox_ids[start : start + 500])
                 marks = ", ".join("?" * len(part))
                 self._exec(cur, f"DELETE FROM relay_outbox WHERE outbox_id IN ({marks})", part)
+
+        self._transact(work)
 
     def take_named_link_keys(
         self, link_id: str, key_ids: Sequence[str], *, make_keys: MakeKeys | None = None
@@ -234,8 +251,8 @@ class _SQLKeyStore:
             raise KeyNotFound(f"link {link_id}: a link key ID is named twice")
         lock = " FOR UPDATE" if self._postgres else ""
         marks = ", ".join("?" * len(key_ids))
-        failure = None
-        with self._txn() as cur:
+
+        def work(cur: Any) -> tuple[list[LinkKey], QKDError | None]:
             # Direction is checked here, not in SQL: with "outbound = ?" in the WHERE clause
             # SQLite picks the pool index and scans the whole pool instead of the key-ID index.
             rows = self._exec(
@@ -253,9 +270,11 @@ class _SQLKeyStore:
                 try:
                     keys = make_keys(taken)
                 except QKDError as exc:
-                    failure = exc  # the link keys were used: their removal is committed
-                else:
-                    self._insert_keys(cur, keys)
+                    return taken, exc  # the link keys were used: their removal is committed
+                self._insert_keys(cur, keys)
+            return taken, None
+
+        taken, failure = self._transact(work)
         if failure is not None:
             raise failure
         return taken
@@ -274,25 +293,21 @@ class _SQLKeyStore:
         return deleted
 
     def discard_link_keys(self, link_id: str, key_ids: Sequence[str]) -> int:
-        with self._txn() as cur:
-            return self._delete_link_keys(cur, link_id, list(key_ids))
+        return self._transact(lambda cur: self._delete_link_keys(cur, link_id, list(key_ids)))
 
     def pool_status(self, link_id: str) -> PoolStatus:
-        with self._txn() as cur:
-            rows = self._exec(
-                cur,
-                "SELECT outbound, COUNT(*), COALESCE(SUM(LENGTH(material)), 0) FROM link_keys"
-                " WHERE link_id = ? GROUP BY outbound",
-                (link_id,),
-            ).fetchall()
+        rows = self._query(
+            "SELECT outbound, COUNT(*), COALESCE(SUM(LENGTH(material)), 0) FROM link_keys"
+            " WHERE link_id = ? GROUP BY outbound",
+            (link_id,),
+        )
         by_dir = {bool(o): (int(n), int(b)) for o, n, b in rows}
         out, inb = by_dir.get(True, (0, 0)), by_dir.get(False, (0, 0))
         return PoolStatus(link_id, out[0], out[1], inb[0], inb[1])
 
     # -- deliverable keys -----------------------------------------------------------------------
     def put_keys(self, keys: Sequence[DeliverableKey]) -> None:
-        with self._txn() as cur:
-            self._insert_keys(cur, keys)
+        self._transact(lambda cur: self._insert_keys(cur, keys))
 
     def _insert_keys(self, cur: Any, keys: Sequence[DeliverableKey]) -> None:
         now = time.time()
@@ -317,7 +332,8 @@ class _SQLKeyStore:
     ) -> list[tuple[str, bytes]]:
         lock = " FOR UPDATE" if self._postgres else ""
         marks = ", ".join("?" * len(key_ids))
-        with self._txn() as cur:
+
+        def work(cur: Any) -> list[tuple[str, bytes]]:
             found = self._exec(
                 cur,
                 f"SELECT key_id, master_sae_id, material, named, remaining FROM keys"
@@ -327,21 +343,24 @@ class _SQLKeyStore:
             rows = {r[0]: (r[1], tuple(json.loads(r[3])), tuple(json.loads(r[4]))) for r in found}
             check_take_request(rows, master_sae_id=master_sae_id, sae_id=sae_id, key_ids=key_ids)
             material = {r[0]: bytes(r[2]) for r in found}
+            updates, deletes = [], []
             for key_id in key_ids:
                 left = [s for s in rows[key_id][2] if s != sae_id]
                 if left:
-                    self._exec(
-                        cur,
-                        "UPDATE keys SET remaining = ? WHERE key_id = ?",
-                        (json.dumps(left), key_id),
-                    )
+                    updates.append((json.dumps(left), key_id))
                 else:
-                    self._exec(cur, "DELETE FROM keys WHERE key_id = ?", (key_id,))
+                    deletes.append(key_id)
+            for update in updates:  # multicast keys only: a slave is still to fetch them
+                self._exec(cur, "UPDATE keys SET remaining = ? WHERE key_id = ?", update)
+            if deletes:  # at most max_keys_per_request IDs: one statement
+                places = ", ".join("?" * len(deletes))
+                self._exec(cur, f"DELETE FROM keys WHERE key_id IN ({places})", deletes)
             return [(k, material[k]) for k in key_ids]
 
+        return self._transact(work)
+
     def count_keys(self) -> int:
-        with self._txn() as cur:
-            return int(self._exec(cur, "SELECT COUNT(*) FROM keys").fetchone()[0])
+        return int(self._query("SELECT COUNT(*) FROM keys")[0][0])
 
     def expire_keys(self, *, older_than_s: float) -> list[str]:
         cutoff = time.time() - older_than_s
@@ -362,8 +381,29 @@ class _SQLKeyStore:
         self._local = threading.local()
 
 
+@dataclass(eq=False)
+class _Work:
+    """One caller's transaction body waiting for a group commit."""
+
+    work: Callable[[Any], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    ok: bool = False
+    value: Any = None
+
+
 class SQLiteKeyStore(_SQLKeyStore):
     """A durable key store in one SQLite file (WAL mode, ``synchronous=FULL``).
+
+    **Group commit.** The transactions of the key path (take link keys, store and deliver keys,
+    outbox) from concurrent threads are committed together: while one thread's commit waits
+    for the disk, the others queue up, and the first of them then runs every queued body in one
+    ``BEGIN IMMEDIATE`` ... ``COMMIT``, each inside its own savepoint, so that one that fails is
+    rolled back alone and raises to its own caller. Each caller gets its result only after the
+    commit that made it durable returned; if that commit fails, every caller in the group gets
+    :class:`KeyStoreError` and nothing of the group is on disk. The bodies run one after the
+    other, so each sees what the ones before it did, as if they had been separate transactions
+    in that order. Under load this costs one disk flush per group instead of one per request.
 
     Examples
     --------
@@ -378,6 +418,11 @@ class SQLiteKeyStore(_SQLKeyStore):
     def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
         self.path = Path(path)
         self._write_lock = threading.Lock()
+        self._group_lock = threading.Lock()
+        self._group_busy = False  # a leader is running a group, or designated to run the next
+        self._queued: list[_Work] = []
+        self.groups_committed = 0
+        self.transactions_committed = 0
         if not self.path.parent.is_dir():
             raise ConfigurationError(
                 f"store: folder {self.path.parent} does not exist; create it first", field="store"
@@ -403,6 +448,89 @@ class SQLiteKeyStore(_SQLKeyStore):
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
+
+    def _transact(self, work: Callable[[Any], T]) -> T:
+        job = _Work(work)
+        with self._group_lock:
+            job.lead = not self._group_busy
+            if job.lead:
+                self._group_busy = True
+            else:
+                self._queued.append(job)
+        if not job.lead:
+            job.done.wait()
+        if job.lead:  # first in, or designated by the previous leader
+            self._lead(job)
+        if job.ok:
+            return job.value  # type: ignore[no-any-return]
+        raise job.value
+
+    def _lead(self, own: _Work) -> None:
+        """Commit one group (this thread's work first), then hand over to the oldest queued."""
+        with self._group_lock:
+            jobs, self._queued = [own, *self._queued], []
+        try:
+            self._commit_group(jobs)
+        finally:
+            with self._group_lock:
+                if self._queued:
+                    successor = self._queued.pop(0)
+                    successor.lead = True
+                    successor.done.set()
+                else:
+                    self._group_busy = False
+            for job in jobs[1:]:
+                job.done.set()
+
+    def _commit_group(self, jobs: list[_Work]) -> None:
+        single = len(jobs) == 1
+        with self._write_lock:
+            conn = self._conn()
+            cur = conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                for job in jobs:
+                    if not single:
+                        cur.execute("SAVEPOINT grouped")
+                    try:
+                        job.value, job.ok = job.work(cur), True
+                    except Exception as exc:
+                        job.value = exc
+                        if single:
+                            break
+                        # A failed statement may have ended the whole transaction (SQLite
+                        # does so on I/O errors); then ROLLBACK TO fails and so does the group.
+                        cur.execute("ROLLBACK TO grouped")
+                    if not single:
+                        cur.execute("RELEASE grouped")
+                if single and not jobs[0].ok:
+                    conn.rollback()
+                    return
+                conn.commit()
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.rollback()
+                for job in jobs:  # nothing of the group is on disk
+                    job.ok = False
+                    job.value = KeyStoreError(f"key data access error: {type(exc).__name__}")
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            finally:
+                cur.close()
+            self.groups_committed += 1
+            self.transactions_committed += len(jobs)
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        # Reads take neither the write lock nor BEGIN IMMEDIATE: in WAL mode a reader sees the
+        # last commit and never waits for writers. A pool status on a large pool scans every
+        # link key (about 100 ms for 200,000); under the write lock, each ETSI status call or
+        # metrics scrape held up every delivery for that long.
+        cur = self._conn().cursor()
+        try:
+            return list(self._exec(cur, statement, params).fetchall())
+        finally:
+            cur.close()
 
     @contextlib.contextmanager
     def _txn(self) -> Iterator[Any]:

@@ -27,6 +27,7 @@ from euroqci.server.errors import CatchAllMiddleware, install_error_handlers
 from euroqci.server.metrics import LatencyMiddleware, make_registry
 from euroqci.server.routes import etsi_router, kme_router
 from euroqci.server.settings import KMESettings
+from euroqci.server.workers import WorkerPool
 
 __all__ = ["audit_logger", "create_app", "relay_openapi"]
 
@@ -103,6 +104,9 @@ def create_app(
         audit=audit_logger(settings.kme_id, settings.audit_log),
     )
     stop = threading.Event()
+    # Blocking key manager calls of the async routes; uvicorn's limit_concurrency bounds the
+    # requests (and so the calls) in progress to max_concurrent_requests.
+    workers = WorkerPool(max_threads=settings.max_concurrent_requests, name=settings.kme_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +120,7 @@ def create_app(
         yield
         stop.set()
         thread.join(timeout=5)
+        workers.close()
         close = getattr(relay, "close", None)
         if close is not None:
             close()
@@ -126,6 +131,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.manager = manager
+    app.state.workers = workers
     app.state.identity_attribute = settings.identity_attribute.value
     app.state.kme_peer_unit = settings.kme_peer_unit
     install_error_handlers(app)

@@ -27,6 +27,7 @@ __all__ = [
     "SizeQuery",
     "SlaveSAEID",
     "StatusOut",
+    "relay_message_wire",
 ]
 
 SlaveSAEID = Annotated[str, Path(alias="slave_SAE_ID", description="URL-encoded slave SAE ID.")]
@@ -145,12 +146,15 @@ class RelayMessageIn(BaseModel):
     @classmethod
     def of(cls, message: RelayMessage) -> RelayMessageIn:
         """Wire form of a library message."""
-        data: dict[str, Any] = {f: getattr(message, f) for f in RelayMessage.__dataclass_fields__}
-        data["ciphertext_b64"] = base64.b64encode(data.pop("ciphertext")).decode()
-        data["tag_b64"] = base64.b64encode(data.pop("tag")).decode()
-        return cls.model_validate(
-            {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-        )
+        return cls.model_validate(relay_message_wire(message))
+
+
+def relay_message_wire(message: RelayMessage) -> dict[str, Any]:
+    """The JSON object of :class:`RelayMessageIn` for a library message (what a KME sends)."""
+    data: dict[str, Any] = {f: getattr(message, f) for f in RelayMessage.__dataclass_fields__}
+    data["ciphertext_b64"] = base64.b64encode(data.pop("ciphertext")).decode()
+    data["tag_b64"] = base64.b64encode(data.pop("tag")).decode()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
 class RelayDiscardIn(BaseModel):
