@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from euroqci.devices.emulator import emulate_link, link_settings
-from euroqci.postprocessing.amplification import toeplitz_hash
+from euroqci.postprocessing.amplification import seed_bits, toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import (
     CascadeResult,
@@ -52,7 +52,7 @@ def bench_amplification(n: int) -> None:
     rng = np.random.default_rng(1)
     m = n // 2
     key = BitString.from_bits(rng.integers(0, 2, n, dtype=np.uint8))
-    seed = BitString.from_bits(rng.integers(0, 2, n + m - 1, dtype=np.uint8))
+    seed = BitString.from_bits(rng.integers(0, 2, seed_bits(n, m), dtype=np.uint8))
     repeat = 7 if n <= 10**6 else 3 if n <= 10**7 else 2
     times = []
     for _ in range(repeat):

@@ -13,23 +13,20 @@ from euroqci._jit import njit
 
 
 @njit(cache=True, nogil=True)
-def unpack_to_float(packed, n_bits, out):
-    """Write bit ``i`` of ``packed`` (MSB first) to ``out[i]`` as 0.0/1.0; zero the rest."""
-    full = n_bits // 8
-    for byte_index in range(full):
-        value = packed[byte_index]
-        base = 8 * byte_index
-        for bit in range(8):
-            out[base + bit] = float((value >> (7 - bit)) & 1)
-    for i in range(8 * full, n_bits):
-        out[i] = float((packed[i // 8] >> (7 - i % 8)) & 1)
-    for i in range(n_bits, out.size):
+def unpack_to_float(packed, start, count, out):
+    """Write bits ``start .. start + count`` of ``packed`` (MSB first) to ``out[:count]`` as
+    0.0/1.0; zero the rest of ``out``."""
+    for i in range(count):
+        p = start + i
+        out[i] = float((packed[p >> 3] >> (7 - (p & 7))) & 1)
+    for i in range(count, out.size):
         out[i] = 0.0
 
 
 @njit(cache=True, nogil=True)
-def round_parity_pack(values, start, count, scale):
-    """Parities of ``rint(values[start:start+count] * scale)``, packed MSB first.
+def round_parity_pack(values, start, count, scale, xor_bits):
+    """Parities of ``rint(values[start:start+count] * scale)`` xor the first ``count`` bits of
+    ``xor_bits`` (packed MSB first), packed MSB first.
 
     Returns the packed bits and the largest distance of a scaled value from its integer (the
     caller checks it against the rounding margin).
@@ -42,6 +39,7 @@ def round_parity_pack(values, start, count, scale):
         distance = abs(value - nearest)
         if distance > worst:
             worst = distance
-        if np.int64(nearest) & 1:
+        bit = (np.int64(nearest) & 1) ^ ((xor_bits[i >> 3] >> (7 - (i & 7))) & 1)
+        if bit:
             packed[i >> 3] |= np.uint8(1 << (7 - (i & 7)))
     return packed, worst

@@ -49,6 +49,14 @@ class BitString:
         return cls(data, n)
 
     @classmethod
+    def random(cls, n_bits: int, rng: np.random.Generator) -> BitString:
+        """``n_bits`` uniform bits from ``rng`` (whole random bytes, the tail zeroed)."""
+        data = np.frombuffer(rng.bytes((n_bits + 7) // 8), dtype=np.uint8).copy()
+        if n_bits % 8:
+            data[-1] &= np.uint8((0xFF << (8 - n_bits % 8)) & 0xFF)
+        return cls(data, n_bits)
+
+    @classmethod
     def empty(cls) -> BitString:
         """A bit string of length zero."""
         return cls(np.zeros(0, dtype=np.uint8), 0)

@@ -26,7 +26,7 @@ from euroqci.devices.record import (
 )
 from euroqci.errors import ProtocolAbort
 from euroqci.postprocessing import verification
-from euroqci.postprocessing.amplification import toeplitz_hash
+from euroqci.postprocessing.amplification import seed_bits, toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascade_bob
 from euroqci.postprocessing.channel import ClassicalChannel
@@ -185,6 +185,10 @@ class _Party:
         verification_leak_bits: int,
     ) -> PartyResult:
         """Privacy amplification, pool replenishment and the party's result (both parties)."""
+        if seed.n_bits != seed_bits(reconciled.n_bits, length.secret_bits):
+            raise ProtocolAbort(
+                "the hash seed does not match the key and output lengths", reason="protocol"
+            )
         final = toeplitz_hash(reconciled, seed, output_bits=length.secret_bits)
         self._lap("amplification")
         out, replenished = self._replenish(final)
@@ -286,9 +290,7 @@ class Alice(_Party):
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, rec.disclosed_bits, verify_bits)
         reconciled = BitString.from_bits(frames.reshape(-1)[kept])
-        seed = BitString.from_bits(
-            self._rng.integers(0, 2, reconciled.n_bits + length.secret_bits - 1, dtype=np.uint8)
-        )
+        seed = BitString.random(seed_bits(reconciled.n_bits, length.secret_bits), self._rng)
         ch.send("pa-seed", seed=seed.data, n_bits=seed.n_bits, output_bits=length.secret_bits)
         return self._amplify(
             reconciled,
@@ -384,7 +386,10 @@ class Bob(_Party):
         pa = ch.recv("pa-seed")
         if int(pa["output_bits"]) != length.secret_bits:
             raise ProtocolAbort("the parties disagree on the key length", reason="protocol")
-        seed = BitString(np.asarray(pa["seed"], dtype=np.uint8).copy(), int(pa["n_bits"]))
+        try:
+            seed = BitString(np.asarray(pa["seed"], dtype=np.uint8).copy(), int(pa["n_bits"]))
+        except (TypeError, ValueError) as exc:
+            raise ProtocolAbort(f"Alice's hash seed: {exc}", reason="malformed message") from exc
         return self._amplify(
             BitString.from_bits(corrected),
             seed,
