@@ -171,3 +171,28 @@ def test_gather_kernel_equals_unpacked_arrays(rng: np.random.Generator) -> None:
         assert np.array_equal(out, full[pulses])
     with pytest.raises(IndexError, match="pulses"):
         record.at(np.array([n], dtype=np.int64))
+
+
+@pytest.mark.kernel
+def test_gather_from_gaps_equals_gather_and_refuses_overruns(rng: np.random.Generator) -> None:
+    from euroqci.devices.record import AliceRecord, pack_intensity_index
+    from euroqci.postprocessing.sifting import click_gaps
+
+    n = 2000
+    record = AliceRecord(
+        n_pulses=n,
+        intensities=(0.5, 0.1, 0.0),
+        repetition_rate_hz=1e9,
+        bits=np.packbits(rng.integers(0, 2, n, dtype=np.uint8)),
+        bases=np.packbits(rng.integers(0, 2, n, dtype=np.uint8)),
+        intensity_index=pack_intensity_index(rng.integers(0, 3, n, dtype=np.uint8)),
+    )
+    pulses = np.sort(rng.choice(n, 300, replace=False)).astype(np.int64)
+    for got, expected in zip(record.at_gaps(click_gaps(pulses)), record.at(pulses), strict=True):
+        assert np.array_equal(got, expected)
+    with pytest.raises(IndexError, match="beyond the 2000 pulses"):
+        record.at_gaps(np.array([1999, 1], dtype=np.uint16))
+    with pytest.raises(IndexError, match="beyond"):
+        record.at_gaps(np.array([3, 2**64 - 1], dtype=np.uint64))
+    with pytest.raises(IndexError, match="unsigned"):
+        record.at_gaps(np.array([3], dtype=np.int64))

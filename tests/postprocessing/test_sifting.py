@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from euroqci.postprocessing.sifting import click_gaps, clicks_from_gaps
 
 
+@pytest.mark.kernel
 @given(st.lists(st.integers(0, 2**40), max_size=60, unique=True))
 @settings(max_examples=100, deadline=None)
 def test_gaps_round_trip(positions: list[int]) -> None:

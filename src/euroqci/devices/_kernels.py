@@ -28,3 +28,27 @@ def gather_pulses(bits, bases, intensity_index, pulses):
         out_bases[i] = (bases[p >> 3] >> shift) & 1
         out_index[i] = (intensity_index[p >> 2] >> (6 - 2 * (p & 3))) & 3
     return out_bits, out_bases, out_index
+
+
+@njit(cache=True, nogil=True)
+def gather_gaps(bits, bases, intensity_index, gaps, n_pulses):
+    """:func:`gather_pulses` for the pulses announced as gaps (first gap = first pulse number).
+
+    Walks the running sum without materialising the int64 pulse numbers. Returns
+    ``(ok, bits, bases, index)``; ``ok`` is False when a pulse number reaches ``n_pulses``.
+    """
+    n = gaps.shape[0]
+    out_bits = np.empty(n, dtype=np.uint8)
+    out_bases = np.empty(n, dtype=np.uint8)
+    out_index = np.empty(n, dtype=np.uint8)
+    p = np.int64(0)
+    for i in range(n):
+        gap = np.int64(gaps[i])  # a uint64 beyond 2^63 turns negative: refused below
+        if gap < 0 or gap >= n_pulses - p:
+            return False, out_bits[:0], out_bases[:0], out_index[:0]
+        p += gap
+        shift = 7 - (p & 7)
+        out_bits[i] = (bits[p >> 3] >> shift) & 1
+        out_bases[i] = (bases[p >> 3] >> shift) & 1
+        out_index[i] = (intensity_index[p >> 2] >> (6 - 2 * (p & 3))) & 3
+    return True, out_bits, out_bases, out_index

@@ -88,6 +88,20 @@ class AliceRecord:
         bits, bases, idx = gather_pulses(self.bits, self.bases, self.intensity_index, pulses)
         return bits, bases, idx
 
+    def at_gaps(self, gaps: npt.NDArray[np.unsignedinteger]) -> tuple[U8, U8, U8]:
+        """:meth:`at` for pulses given as gaps between increasing pulse numbers (the first gap
+        is the first pulse number), as Bob announces them; no int64 positions are built."""
+        from euroqci.devices._kernels import gather_gaps
+
+        if gaps.dtype.kind != "u":
+            raise IndexError("gaps: expected an unsigned integer array")
+        ok, bits, bases, idx = gather_gaps(
+            self.bits, self.bases, self.intensity_index, gaps, np.int64(self.n_pulses)
+        )
+        if not ok:
+            raise IndexError(f"gaps: a pulse number beyond the {self.n_pulses} pulses sent")
+        return bits, bases, idx
+
     def save(self, path: Path) -> None:
         """Write ``alice.npz`` (format version 1)."""
         np.savez_compressed(

@@ -32,7 +32,7 @@ from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascad
 from euroqci.postprocessing.channel import ClassicalChannel
 from euroqci.postprocessing.estimation import secret_key_length
 from euroqci.postprocessing.ldpc import ldpc_alice, ldpc_bob
-from euroqci.postprocessing.sifting import click_gaps, clicks_from_gaps, sift
+from euroqci.postprocessing.sifting import click_gaps, sift
 from euroqci.protocols.finite_key import TailBound
 
 __all__ = ["Alice", "Bob", "DistillSettings", "PartyResult", "ReconciliationMethod"]
@@ -250,14 +250,17 @@ class Alice(_Party):
     def _run(self) -> PartyResult:
         ch = self.channel
         msg = ch.recv("sift")
+        gaps = msg["click_gaps"]
         try:
-            clicks = clicks_from_gaps(msg["click_gaps"], self._record.n_pulses)
-        except ValueError as exc:
+            bits, bases, idx = self._record.at_gaps(gaps)
+        except IndexError as exc:
+            text = f"Bob's sifting message: {exc}"
+            raise ProtocolAbort(text, reason="malformed message") from exc
+        bob_bases = np.unpackbits(msg["bases"], count=gaps.size)
+        if bob_bases.size != gaps.size:
             raise ProtocolAbort(
-                f"Bob's sifting message: {exc}", reason="malformed message"
-            ) from exc
-        bob_bases = np.unpackbits(msg["bases"], count=clicks.size)
-        bits, bases, idx = self._record.at(clicks)
+                "Bob's sifting message: expected one basis per click", reason="malformed message"
+            )
         ch.send("sift-reply", bases=np.packbits(bases), intensity_index=pack_intensity_index(idx))
         sifted = sift(bases, bob_bases, idx)
         _, n_z = sifted.counts(len(self.settings.intensities))

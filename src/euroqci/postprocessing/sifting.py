@@ -67,14 +67,20 @@ def click_gaps(click_index: npt.NDArray[np.int64]) -> npt.NDArray[np.unsignedint
     >>> click_gaps(np.array([3, 4, 10], np.int64)).tolist()
     [3, 1, 6]
     """
-    gaps = np.diff(click_index, prepend=np.int64(0))
-    if gaps.size and int(gaps.min()) < 0:
+    from euroqci.postprocessing._sifting_kernels import largest_gap, write_gaps
+
+    index = np.ascontiguousarray(click_index, dtype=np.int64)
+    largest = int(largest_gap(index))
+    if largest < 0:
         raise ValueError("click_index: expected increasing pulse numbers")
-    largest = int(gaps.max()) if gaps.size else 0
-    for dtype in (np.uint16, np.uint32):
-        if largest <= np.iinfo(dtype).max:
-            return gaps.astype(dtype)
-    return gaps.astype(np.uint64)
+    dtype: np.dtype[np.unsignedinteger] = np.dtype(np.uint64)
+    for narrow in (np.dtype(np.uint16), np.dtype(np.uint32)):
+        if largest <= np.iinfo(narrow).max:
+            dtype = narrow
+            break
+    gaps: npt.NDArray[np.unsignedinteger] = np.empty(index.size, dtype=dtype)
+    write_gaps(index, gaps)
+    return gaps
 
 
 def clicks_from_gaps(gaps: npt.NDArray[np.unsignedinteger], n_pulses: int) -> npt.NDArray[np.int64]:
