@@ -383,7 +383,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--link-keys", type=int, default=200_000)
+    parser.add_argument("--link-keys", type=int, default=600_000)
     parser.add_argument(
         "--numbers", default="1,4,16", help="keys per request to measure, comma-separated"
     )
