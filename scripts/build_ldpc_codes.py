@@ -1,24 +1,29 @@
 """Build the LDPC mother codes shipped in src/euroqci/postprocessing/codes/ldpc_codes.npz.
 
-Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (a few minutes on 2 cores).
+Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (about half an hour on 2 cores;
+``--rates 0.80,0.90 --out FILE`` builds a subset).
 
-Seven mother codes of ``N`` bits, rates 0.50, 0.55, 0.60, 0.65, 0.70, 0.80 and 0.90, each with the degree
-distribution that Elkouss, Leverrier, Alleaume and Boutros optimised by density evolution for
-the binary symmetric channel ("Efficient reconciliation protocol for discrete-variable quantum
-key distribution", IEEE ISIT 2009, arXiv:0901.2140, Table I; coefficients as transcribed in
-public reconciliation code and checked here against the design rate of each pair: the
-transcribed pairs for 0.75 and 0.85 fail that check and are left out; with ``ADAPT_FRACTION``
-= 0.1 the rates 0.5 ... 0.9 still cover every effective rate from 0.44 to 1). The graph is
-built by progressive edge growth; then ``D`` adaptation positions are chosen, untainted
-punctured positions first (Elkouss, Martinez-Mateo, Martin 2012), random ones after, which the
-protocol punctures or shortens to set the rate (``ldpc.py``).
+Nine mother codes of ``frame_bits(rate)`` bits, rates 0.50 to 0.90 in steps of 0.05, each
+with the degree distribution that Elkouss, Leverrier, Alleaume and Boutros optimised by
+density evolution for the binary symmetric channel ("Efficient reconciliation protocol for
+discrete-variable quantum key distribution", IEEE ISIT 2009, arXiv:0901.2140, Table I;
+coefficients as transcribed in public reconciliation code, checked here against the design
+rate of each pair). Two transcribed pairs miss their rate: lambda of 0.85 sums to 1.05 and is
+normalised here (design rate 0.851), and the pair of 0.75 gives 0.739; both are kept because
+only lambda enters the construction (PEG makes the check degrees concentrate at edges / m, as
+rho does for these codes) and a denser family leaves the blind protocol more room. Degree-2
+variables are capped below the number of checks (``variable_degrees``). The graph is built
+by progressive edge growth; then ``ADAPT_FRACTION * n`` adaptation positions are chosen,
+untainted punctured positions first (Elkouss, Martinez-Mateo, Martin 2012), random ones
+after, which the protocol punctures or shortens to set the rate (``ldpc.py``).
 
-Stored compactly: check degrees (uint8), variable indices (uint16, since N <= 65536) and the
+Stored compactly: check degrees (uint8), variable indices (uint16, since n <= 65536) and the
 adaptation order (uint16), about 3 bytes per edge before compression.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -26,10 +31,18 @@ import numpy as np
 
 from euroqci.postprocessing import _ldpc_kernels as kernels
 
-N = 2**14
+
+#: Frame length by mother rate: high rates need longer frames for the same efficiency, and
+#: PEG's cost grows as (edges)^2, so the low rates (below 0.75) stay at 2^14.
+def frame_bits(rate: float) -> int:
+    return 2**15 if rate >= 0.75 else 2**14
+
+
 #: Share of each frame's code bits that the protocol can puncture or shorten (delta in
 #: Elkouss, Martinez-Mateo, Martin, QIC 11, 226 (2011), eq. (9)).
 ADAPT_FRACTION = 0.10
+#: Cap on degree-2 variables, as a share of the checks (see ``variable_degrees``).
+DEGREE2_SHARE = 0.9
 OUT = Path(__file__).resolve().parents[1] / "src/euroqci/postprocessing/codes/ldpc_codes.npz"
 
 # Edge-perspective degree distributions: {degree: fraction of edges} for the variables (lambda)
@@ -39,9 +52,19 @@ _EXPONENTS = {
         {1: 0.07689, 2: 0.28096, 4: 0.08933, 8: 0.19620, 11: 0.30631, 20: 0.05031},
         {49: 0.95025, 50: 0.04975},
     ),
+    0.85: (
+        {1: 0.04528, 2: 0.20537, 3: 0.05878, 4: 0.09427, 5: 0.08454, 6: 0.01176, 8: 0.05137,
+         20: 0.50015},
+        {40: 0.54204, 41: 0.45795},
+    ),
     0.80: (
         {1: 0.09420, 2: 0.18088, 5: 0.11972, 6: 0.08550, 7: 0.09816, 16: 0.07194, 25: 0.34960},
         {28: 0.58807, 29: 0.41193},
+    ),
+    0.75: (
+        {1: 0.10805, 2: 0.09511, 3: 0.01449, 4: 0.13764, 5: 0.10667, 6: 0.05288, 27: 0.01107,
+         30: 0.47408},
+        {23: 0.74161, 24: 0.25839},
     ),
     0.70: (
         {1: 0.05343, 2: 0.29406, 5: 0.00896, 8: 0.15571, 11: 0.12189, 24: 0.19872, 45: 0.09572,
@@ -76,13 +99,18 @@ _EXPONENTS = {
 def design_rate(lam: dict[int, float], rho: dict[int, float]) -> float:
     """``1 - (sum rho_i / i) / (sum lambda_i / i)`` with node degrees ``i`` (Richardson and
     Urbanke, Modern Coding Theory (2008), eq. (3.19))."""
-    return 1.0 - sum(r / (e + 1) for e, r in rho.items()) / sum(
-        p / (e + 1) for e, p in lam.items()
-    )
+    return 1.0 - sum(r / (e + 1) for e, r in rho.items()) / sum(p / (e + 1) for e, p in lam.items())
 
 
-def variable_degrees(lam: dict[int, float], n: int) -> np.ndarray:
-    """Node degrees of ``n`` variables following the edge-perspective ``lam``, sorted."""
+def variable_degrees(lam: dict[int, float], n: int, m: int) -> np.ndarray:
+    """Node degrees of ``n`` variables following the edge-perspective ``lam``, sorted.
+
+    At most ``DEGREE2_SHARE * m`` variables of degree 2 (the rest become degree 3): with more
+    degree-2 variables than checks, some of them must close a cycle among themselves, which
+    is a low-weight codeword and an error floor that density evolution (infinite length)
+    does not see (Richardson, Shokrollahi, Urbanke, IEEE TIT 47, 619 (2001), Sec. VI; Hu et
+    al. 2005, Sec. IV). The optimised high-rate distributions ask for up to twice as many.
+    """
     degs = np.array([e + 1 for e in lam])
     share = np.array([p / (e + 1) for e, p in lam.items()])
     share /= share.sum()
@@ -90,7 +118,10 @@ def variable_degrees(lam: dict[int, float], n: int) -> np.ndarray:
     # Largest remainders get the leftover nodes so that the counts sum to n.
     rest = n - counts.sum()
     counts[np.argsort(-(share * n - counts))[:rest]] += 1
-    return np.sort(np.repeat(degs, counts))
+    out = np.repeat(degs, counts)
+    twos = np.flatnonzero(out == 2)
+    out[twos[int(DEGREE2_SHARE * m) :]] = 3
+    return np.sort(out)
 
 
 def to_csr(var_adj: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,37 +154,47 @@ def adaptation_order(
 
 
 def main() -> None:
-    rng = np.random.default_rng(20261127)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", help="comma-separated subset of the mother rates")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
     data: dict[str, np.ndarray] = {}
     rates = sorted(_EXPONENTS)
-    d = round(ADAPT_FRACTION * N)
+    if args.rates:
+        rates = [r for r in rates if f"{r:.2f}" in args.rates.split(",")]
     for i, rate in enumerate(rates):
+        n = frame_bits(rate)
+        d = round(ADAPT_FRACTION * n)
         t0 = time.perf_counter()
+        rng = np.random.default_rng([20261127, round(100 * rate)])
         lam, rho = _EXPONENTS[rate]
-        if abs(design_rate(lam, rho) - rate) > 0.01:
+        total = sum(lam.values())
+        lam = {e: p / total for e, p in lam.items()}
+        if abs(design_rate(lam, rho) - rate) > 0.015:
             raise SystemExit(f"rate {rate}: distribution gives {design_rate(lam, rho):.4f}")
-        degs = variable_degrees(lam, N)
-        m = round((1 - rate) * N)
+        m = round((1 - rate) * n)
+        degs = variable_degrees(lam, n, m)
         cap = int(np.ceil(degs.sum() / m)) + 1
         var_adj = kernels.peg_construct(degs, m, cap, rng.random(m))
         ptr, var = to_csr(var_adj, m)
-        order = adaptation_order(ptr, var, N, d, rng)
+        order = adaptation_order(ptr, var, n, d, rng)
         print(
-            f"rate {rate:.2f}: m={m} edges={var.size} check degrees "
+            f"rate {rate:.2f}: m={m} edges={var.size} degree-2 {np.sum(degs == 2)} check degrees "
             f"{np.diff(ptr).min()}-{np.diff(ptr).max()}, "
-            f"adapt {order.size} ({time.perf_counter() - t0:.1f} s)"
+            f"adapt {order.size} ({time.perf_counter() - t0:.1f} s)",
+            flush=True,
         )
+        data[f"n_{i}"] = np.int64(n)
         data[f"chkdeg_{i}"] = np.diff(ptr).astype(np.uint8)
         data[f"var_{i}"] = var.astype(np.uint16)
         data[f"adapt_{i}"] = order.astype(np.uint16)
     np.savez_compressed(
-        OUT,
-        n=np.int64(N),
+        args.out,
         count=np.int64(len(rates)),
         design_rate=np.array(rates),
         **data,
     )
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

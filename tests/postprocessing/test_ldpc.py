@@ -153,7 +153,7 @@ def test_shipped_family_spans_the_rates() -> None:
     codes = ldpc.load_codes()
     assert len(codes) >= 5
     assert [c.m for c in codes] == sorted(c.m for c in codes)
-    assert all(c.n == codes[0].n and c.d == codes[0].d for c in codes)
+    assert all(abs(c.d - 0.1 * c.n) <= 1 for c in codes)
     for code in codes:
         assert np.unique(code.adapt).size == code.d
         assert np.unique(code.chk_var).size == code.n  # every variable is checked

@@ -228,10 +228,9 @@ def ldpc_decode(
             # sweep, so a resumed frame that already decodes costs one pass).
             met = True
             for c in range(m):
-                s = syn[c]
+                s = np.int64(syn[c])
                 for e in range(chk_ptr[c], chk_ptr[c + 1]):
-                    if tot[chk_var[e]] < 0:
-                        s ^= 1
+                    s ^= np.int64(tot[chk_var[e]] < zero)
                 if s != 0:
                     met = False
                     break
@@ -246,23 +245,25 @@ def ldpc_decode(
                 parity = np.int64(syn[c])
                 if rule == RULE_SUM_PRODUCT_TABLE:
                     total_phi = zero
+                    # Branch-free signs: with the decoder run on the error pattern most
+                    # signs agree, but shortened and punctured bits make them data-dependent.
                     for i in range(deg):
                         e = start + i
                         v = tot[chk_var[e]] - msg[e]
                         x[i] = v
-                        if v < 0:
-                            parity ^= 1
-                            v = -v
-                        j = min(np.int64(v * inv_step), last)
+                        parity ^= np.int64(v < zero)
+                        j = min(np.int64(abs(v) * inv_step), last)
                         a[i] = table[j]
                         total_phi += table[j]
+                    sign = one - np.float32(2 * parity)
                     for i in range(deg):
                         e = start + i
                         v = x[i]
                         r = max(total_phi - a[i], zero)
                         mag = table[min(np.int64(r * inv_step), last)]
-                        neg = parity ^ (1 if v < 0 else 0)
-                        new = -mag if neg else mag
+                        new = mag * sign
+                        if v < zero:
+                            new = -new
                         tot[chk_var[e]] = v + new
                         msg[e] = new
                 elif rule == RULE_MIN_SUM:

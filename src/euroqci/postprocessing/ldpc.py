@@ -48,11 +48,14 @@ __all__ = [
 
 #: Layered sweeps of the first decoding attempt, and of each attempt after a reveal (the
 #: decoder resumes from its messages, so a small reveal needs few more sweeps).
-FIRST_ITERATIONS = 60
-RESUME_ITERATIONS = 20
+FIRST_ITERATIONS = 40
+RESUME_ITERATIONS = 12
+RESTART = False
 #: Starting effective rate ``1 - START_EFFICIENCY * h(qber)``: a little optimistic, since the
 #: blind reveals cost less than a failed frame.
-START_EFFICIENCY = 1.02
+START_EFFICIENCY = 1.1
+#: Preferred share of punctured positions at the start (see :func:`choose_rate`).
+ROOM_SHARE = 0.5
 #: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)``.
 STEP_EFFICIENCY = 0.025
 #: Frames per batch (one blind exchange each): bounds the decoder state to about 50 MB.
@@ -110,8 +113,8 @@ def load_codes() -> tuple[LdpcCode, ...]:
     path = resources.files("euroqci.postprocessing") / "codes" / "ldpc_codes.npz"
     codes = []
     with resources.as_file(path) as p, np.load(p) as z:
-        n = int(z["n"])
         for i in range(int(z["count"])):
+            n = int(z[f"n_{i}"])
             ptr = np.zeros(z[f"chkdeg_{i}"].size + 1, dtype=np.int64)
             np.cumsum(z[f"chkdeg_{i}"], out=ptr[1:])
             adapt = z[f"adapt_{i}"].astype(np.int64)
@@ -142,26 +145,29 @@ class RateChoice:
 def choose_rate(qber: float) -> RateChoice:
     """The mother code and puncturing that give rate ``1 - START_EFFICIENCY * h(qber)``.
 
-    Among the codes that reach that rate, the one that punctures least (punctured positions
-    slow belief propagation down more than shortened ones). The rate is clamped to what the
-    family covers.
+    Among the codes that reach that rate, the one whose punctured share is closest to
+    ``ROOM_SHARE`` of its adaptation positions: enough punctured positions left for the blind
+    reveals, and not so many that belief propagation slows down (a punctured position starts
+    with no information). The rate is clamped to what the family covers.
 
     >>> c = choose_rate(0.02)
     >>> 0.84 < c.code.effective_rate(c.punctured) < 0.87
     True
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
-    best: tuple[int, LdpcCode] | None = None
+    target = 1.0 - START_EFFICIENCY * h
+    best: tuple[float, int, LdpcCode] | None = None
     for code in load_codes():
         # effective_rate(p) = target  <=>  p = target * k - k + m
-        target_p = round((1.0 - START_EFFICIENCY * h) * code.k - code.k + code.m)
-        if 0 <= target_p <= code.d and (best is None or target_p < best[0]):
-            best = (target_p, code)
+        p = round(target * code.k - code.k + code.m)
+        score = abs(p - ROOM_SHARE * code.d)
+        if 0 <= p <= code.d and (best is None or score < best[0]):
+            best = (score, p, code)
     if best is None:
         codes = load_codes()
-        high = 1.0 - START_EFFICIENCY * h > codes[0].effective_rate(codes[0].d)
-        best = (codes[0].d, codes[0]) if high else (0, codes[-1])
-    p, code = best
+        high = target > codes[0].effective_rate(codes[0].d)
+        best = (0.0, codes[0].d, codes[0]) if high else (0.0, 0, codes[-1])
+    _, p, code = best
     step = max(1, math.ceil(STEP_EFFICIENCY * h * code.k))
     return RateChoice(code, p, step)
 
@@ -200,7 +206,9 @@ def _decode(
     """Decode ``frames`` in ``workers`` threads (the kernel releases the GIL)."""
     from euroqci.postprocessing import _ldpc_kernels as kernels
 
-    parts = [p for p in np.array_split(frames, max(1, workers)) if p.size]
+    # A few chunks per thread: frames that fail run all their iterations, so equal halves
+    # would leave one thread idle while the other finishes.
+    parts = [p for p in np.array_split(frames, 4 * max(1, workers)) if p.size]
 
     def run(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
         return kernels.ldpc_decode(
@@ -208,10 +216,10 @@ def _decode(
             kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
         )  # fmt: skip
 
-    if len(parts) <= 1:
+    if len(parts) <= 1 or workers <= 1:
         results = [run(p) for p in parts]
     else:
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(run, parts))
     ok = np.zeros(syndromes.shape[0], dtype=bool)
     for idx, res in zip(parts, results, strict=True):
@@ -228,6 +236,8 @@ def ldpc_bob(
     as decoded so far; verification finds it), the bits leaked, the round trips used and the
     bits Bob flipped per frame.
     """
+    from euroqci.postprocessing import _ldpc_kernels as kernels
+
     choice = choose_rate(qber)
     code = choice.code
     frames = _frames(bits, code.k)
@@ -251,15 +261,22 @@ def ldpc_bob(
         syndromes = np.unpackbits(msg["syndromes"], count=f_count * code.m).reshape(f_count, -1)
         n_short = code.d - choice.punctured
         short = np.unpackbits(msg["shortened"], count=f_count * n_short).reshape(f_count, -1)
-        totals = np.zeros((f_count, code.n), dtype=np.float32)
-        totals[:, code.key_positions] = np.where(frames[batch] == 0, llr, -llr)
+        # Decode the error pattern e = x XOR y rather than Alice's word x: its syndrome is
+        # Alice's XOR that of Bob's word y (y is 0 on the adaptation positions), and almost
+        # every prior is positive, which keeps the decoder's sign branches predictable.
+        words = np.zeros((f_count, code.n), dtype=np.uint8)
+        words[:, code.key_positions] = frames[batch]
+        syndromes ^= kernels.ldpc_syndromes(words, code.chk_ptr, code.chk_var)
+        totals = np.full((f_count, code.n), llr, dtype=np.float32)
         # Padding after the last real bit is zero at both ends: known to Bob.
         pad_from = bits.size - batch.start * code.k
         if pad_from < f_count * code.k:
             flat = totals[:, code.key_positions].reshape(-1)
             flat[pad_from:] = known
             totals[:, code.key_positions] = flat.reshape(f_count, -1)
+        totals[:, code.adapt[: choice.punctured]] = 0.0
         totals[:, code.adapt[choice.punctured :]] = np.where(short == 0, known, -known)
+        priors = totals.copy()
         c2v = np.zeros((f_count, code.chk_var.size), dtype=np.float32)
         punctured = np.full(f_count, choice.punctured, dtype=np.int64)
         reports = np.zeros(f_count, dtype=np.int64)
@@ -278,13 +295,18 @@ def ldpc_bob(
             offset = 0
             for f, pos in zip(todo, _reveal_positions(code, punctured, todo, choice.step)):
                 v = values[offset : offset + pos.size]
-                totals[f, pos] += np.where(v == 0, known, -known)
+                priors[f, pos] = np.where(v == 0, known, -known)
+                if RESTART:
+                    totals[f] = priors[f]
+                    c2v[f] = 0.0
+                else:
+                    totals[f, pos] += priors[f, pos]
                 offset += pos.size
                 punctured[f] -= pos.size
             rounds += 1
-            iterations = RESUME_ITERATIONS
-        hard = (totals[:, code.key_positions] < 0).astype(np.uint8)
-        out[batch] = hard
+            iterations = FIRST_ITERATIONS if RESTART else RESUME_ITERATIONS
+        words ^= (totals < 0).astype(np.uint8)
+        out[batch] = words[:, code.key_positions]
         leak += int(np.sum(code.m - punctured + reports))
     flips = np.sum(out != frames, axis=1).astype(np.int64)
     return CascadeResult(out, leak, rounds, flips)
