@@ -20,8 +20,17 @@ import numpy as np
 from euroqci.devices.emulator import emulate_link, link_settings
 from euroqci.postprocessing.amplification import toeplitz_hash
 from euroqci.postprocessing.bits import BitString
-from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascade_bob
-from euroqci.postprocessing.channel import memory_channel_pair, tcp_channel_pair
+from euroqci.postprocessing.cascade import (
+    CascadeResult,
+    CascadeVariant,
+    cascade_alice,
+    cascade_bob,
+)
+from euroqci.postprocessing.channel import (
+    ClassicalChannel,
+    memory_channel_pair,
+    tcp_channel_pair,
+)
 from euroqci.postprocessing.estimation import binary_entropy
 from euroqci.postprocessing.ldpc import choose_rate, ldpc_alice, ldpc_bob
 from euroqci.postprocessing.parties import DistillSettings
@@ -85,13 +94,14 @@ def bench_ldpc(n: int, qber: float, repeats: int = 3) -> None:
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < qber).astype(np.uint8)
     best = float("inf")
+    out: dict[str, CascadeResult] = {}
+
+    def alice(channel: ClassicalChannel) -> None:
+        out["a"] = ldpc_alice(channel, a, rng=np.random.default_rng(5))
+
     for _ in range(repeats):
         ch_a, ch_b = memory_channel_pair(SECRET)
-        out = {}
-        alice_rng = np.random.default_rng(5)
-        thread = threading.Thread(
-            target=lambda: out.setdefault("a", ldpc_alice(ch_a, a, rng=alice_rng))
-        )
+        thread = threading.Thread(target=alice, args=(ch_a,))
         t0 = time.perf_counter()
         thread.start()
         bob = ldpc_bob(ch_b, b, qber=qber, workers=2)

@@ -33,8 +33,10 @@ from euroqci.postprocessing import _ldpc_kernels as kernels
 
 
 #: Frame length by mother rate: high rates need longer frames for the same efficiency, and
-#: PEG's cost grows as (edges)^2, so the low rates (below 0.75) stay at 2^14.
+#: PEG's cost grows as (edges)^2, so lower rates get shorter frames.
 def frame_bits(rate: float) -> int:
+    if rate >= 0.85:
+        return 2**16
     return 2**15 if rate >= 0.75 else 2**14
 
 

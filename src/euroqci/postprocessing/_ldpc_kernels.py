@@ -115,8 +115,6 @@ def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
     return var_adj
 
 
-
-
 @njit(cache=True, nogil=True)
 def ldpc_syndromes(frames, chk_ptr, chk_var):
     """Syndrome of each frame (F, n) for the parity checks in CSR form -> (F, m) uint8."""
@@ -159,9 +157,7 @@ def phi_table():
 
 
 @njit(cache=True, nogil=True)
-def ldpc_decode(
-    totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_iterations, rule, scale
-):
+def ldpc_decode(totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_iterations, rule, scale):
     """Layered belief propagation towards a syndrome, resumable; returns success per frame.
 
     Layered (serial-by-check) schedule: each check reads its variables' current totals, so a
