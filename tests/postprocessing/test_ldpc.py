@@ -163,7 +163,7 @@ def test_shipped_family_spans_the_rates() -> None:
     assert codes[-1].effective_rate(0) <= 1 - binary_entropy(0.11)
 
 
-@given(st.floats(0.003, 0.11))
+@given(st.floats(0.003, 0.10))
 @settings(max_examples=50, deadline=None)
 def test_choose_rate_hits_the_target_rate(qber: float) -> None:
     choice = ldpc.choose_rate(qber)
@@ -175,6 +175,12 @@ def test_choose_rate_hits_the_target_rate(qber: float) -> None:
     pi, sigma = choice.punctured / code.n, (code.d - choice.punctured) / code.n
     want = (code.rate - sigma) / (1 - pi - sigma)
     assert math.isclose(code.effective_rate(choice.punctured), want, rel_tol=1e-9)
+
+
+def test_choose_rate_clamps_to_the_family() -> None:
+    lowest, highest = ldpc.load_codes()[-1], ldpc.load_codes()[0]
+    assert ldpc.choose_rate(0.2) == ldpc.RateChoice(lowest, 0, ldpc.choose_rate(0.2).step)
+    assert ldpc.choose_rate(1e-5).code is highest
 
 
 def _reconcile(a, b, qber):

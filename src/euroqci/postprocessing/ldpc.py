@@ -53,9 +53,10 @@ __all__ = [
 #: higher), but restarting after every reveal would double the decoding time.
 FIRST_ITERATIONS = 30
 RESUME_ITERATIONS = 10
-#: Starting effective rate ``1 - START_EFFICIENCY * h(qber)``: a little optimistic, since the
-#: blind reveals cost less than a failed frame.
-START_EFFICIENCY = 1.1
+#: Starting effective rate ``1 - START_EFFICIENCY * h(qber)``. The shipped codes decode at
+#: f = 1.15-1.25; starting at 1.10 instead gave the same f at QBER 1-3 % (0.03 less at 5 %)
+#: for half the throughput, since most first attempts then fail after all their sweeps.
+START_EFFICIENCY = 1.15
 #: Preferred share of punctured positions at the start (see :func:`choose_rate`).
 ROOM_SHARE = 0.5
 #: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)``.
