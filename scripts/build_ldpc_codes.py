@@ -33,8 +33,9 @@ from euroqci.postprocessing import _ldpc_kernels as kernels
 
 
 #: Frame length by mother rate: high rates need longer frames for the same efficiency, and
-#: PEG's cost grows as (edges)^2, so the rates below 0.75 stay at 2^14. (2^16 for rate 0.9
-#: took 9 minutes and decoded no better than 2^15 in the blind protocol at QBER 1 %.)
+#: PEG's cost grows as (edges)^2, so the rates below 0.75 stay at 2^14. (A rate-0.9 code of
+#: 2^16 bits took 9 minutes and, at QBER 1 %, gave f = 1.254 in the blind protocol, against
+#: 1.272 for the 2^15 one and 1.245 for the family's own choice, the punctured 0.85 code.)
 def frame_bits(rate: float) -> int:
     return 2**15 if rate >= 0.75 else 2**14
 
