@@ -3,18 +3,18 @@
 Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (about half an hour on 2 cores;
 ``--rates 0.80,0.90 --out FILE`` builds a subset).
 
-Nine mother codes of ``frame_bits(rate)`` bits, rates 0.50 to 0.90 in steps of 0.05, each
-with the degree distribution that Elkouss, Leverrier, Alleaume and Boutros optimised by
-density evolution for the binary symmetric channel ("Efficient reconciliation protocol for
-discrete-variable quantum key distribution", IEEE ISIT 2009, arXiv:0901.2140, Table I;
-coefficients as transcribed in public reconciliation code, checked here against the design
-rate of each pair). Two transcribed pairs miss their rate: lambda of 0.85 sums to 1.05 and is
-normalised here (design rate 0.851), and the pair of 0.75 gives 0.739; both are kept because
-only lambda enters the construction (PEG makes the check degrees concentrate at edges / m, as
-rho does for these codes) and a denser family leaves the blind protocol more room. Degree-2
-variables are capped below the number of checks (``variable_degrees``). The graph is built
-by progressive edge growth; then ``ADAPT_FRACTION * n`` adaptation positions are chosen,
-untainted punctured positions first (Elkouss, Martinez-Mateo, Martin 2012), random ones
+Nine mother codes of ``frame_bits(rate)`` bits, rates 0.50 to 0.90 in steps of 0.05, each with
+the degree distribution that Elkouss, Leverrier, Alleaume and Boutros optimised by density
+evolution for the binary symmetric channel ("Efficient reconciliation protocol for discrete-
+variable quantum key distribution", IEEE ISIT 2009, arXiv:0901.2140, its table of optimised
+distributions; coefficients as transcribed in public reconciliation code, checked here against
+the design rate of each pair). Two transcribed pairs miss their rate: lambda of 0.85 sums to
+1.05 and is normalised here (design rate 0.851), and the pair of 0.75 gives 0.739; both are
+kept because only lambda enters the construction (PEG makes the check degrees concentrate at
+edges / m, as rho does for these codes) and a denser family leaves the blind protocol more
+room. Degree-2 variables are capped below the number of checks (``variable_degrees``). The
+graph is built by progressive edge growth; then ``ADAPT_FRACTION * n`` adaptation positions are
+chosen, untainted punctured positions first (Elkouss, Martinez-Mateo, Martin 2012), random ones
 after, which the protocol punctures or shortens to set the rate (``ldpc.py``).
 
 Stored compactly: check degrees (uint8), variable indices (uint16, since n <= 65536) and the
@@ -41,7 +41,7 @@ def frame_bits(rate: float) -> int:
 
 
 #: Share of each frame's code bits that the protocol can puncture or shorten (delta in
-#: Elkouss, Martinez-Mateo, Martin, QIC 11, 226 (2011), eq. (9)).
+#: Elkouss, Martinez-Mateo, Martin, QIC 11, 226 (2011)).
 ADAPT_FRACTION = 0.10
 #: Cap on degree-2 variables, as a share of the checks (see ``variable_degrees``).
 DEGREE2_SHARE = 0.9
@@ -100,7 +100,7 @@ _EXPONENTS = {
 
 def design_rate(lam: dict[int, float], rho: dict[int, float]) -> float:
     """``1 - (sum rho_i / i) / (sum lambda_i / i)`` with node degrees ``i`` (Richardson and
-    Urbanke, Modern Coding Theory (2008), eq. (3.19))."""
+    Urbanke, Modern Coding Theory (2008))."""
     return 1.0 - sum(r / (e + 1) for e, r in rho.items()) / sum(p / (e + 1) for e, p in lam.items())
 
 
@@ -110,8 +110,7 @@ def variable_degrees(lam: dict[int, float], n: int, m: int) -> np.ndarray:
     At most ``DEGREE2_SHARE * m`` variables of degree 2 (the rest become degree 3): with more
     degree-2 variables than checks, some of them must close a cycle among themselves, which
     is a low-weight codeword and an error floor that density evolution (infinite length)
-    does not see (Richardson, Shokrollahi, Urbanke, IEEE TIT 47, 619 (2001), Sec. VI; Hu et
-    al. 2005, Sec. IV). The optimised high-rate distributions ask for up to twice as many.
+    does not see. The optimised high-rate distributions ask for up to twice as many.
     """
     degs = np.array([e + 1 for e in lam])
     share = np.array([p / (e + 1) for e, p in lam.items()])

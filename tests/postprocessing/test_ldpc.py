@@ -171,7 +171,7 @@ def test_choose_rate_hits_the_target_rate(qber: float) -> None:
     assert 0 <= choice.punctured <= code.d
     target = 1 - ldpc.START_EFFICIENCY * binary_entropy(qber)
     assert abs(code.effective_rate(choice.punctured) - target) <= 1 / code.k
-    # R = (R0 - sigma) / (1 - pi - sigma), Elkouss et al. 2011 eq. (9).
+    # R = (R0 - sigma) / (1 - pi - sigma), Elkouss et al. 2011.
     pi, sigma = choice.punctured / code.n, (code.d - choice.punctured) / code.n
     want = (code.rate - sigma) / (1 - pi - sigma)
     assert math.isclose(code.effective_rate(choice.punctured), want, rel_tol=1e-9)

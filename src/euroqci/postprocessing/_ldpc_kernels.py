@@ -144,8 +144,8 @@ def phi_table():
     """phi(x) = -ln tanh(x / 2) at the middle of each bin of width PHI_STEP (float32).
 
     phi is its own inverse on x > 0 and turns the sum-product check rule into a sum
-    (Gallager, Low-Density Parity-Check Codes (1963), eq. (4.8); Richardson and Urbanke,
-    Modern Coding Theory (2008), Sec. 4.4): the message out of a check on edge ``i`` is
+    (Gallager, Low-Density Parity-Check Codes (1963), ch. 4; Richardson and Urbanke,
+    Modern Coding Theory (2008)): the message out of a check on edge ``i`` is
     ``phi(sum_j phi(|x_j|) - phi(|x_i|))`` with the product of the other signs.
     """
     size = int(PHI_TABLE_MAX / PHI_STEP)
@@ -162,12 +162,12 @@ def ldpc_decode(totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_itera
 
     Layered (serial-by-check) schedule: each check reads its variables' current totals, so a
     check sees the messages of the checks before it in the same sweep and the decoder converges
-    in about half the iterations of the flooding schedule (Hocevar, IEEE SIPS 2004, eq. (1)-(3)).
+    in about half the iterations of the flooding schedule (Hocevar, IEEE SiPS 2004).
     Check rules: ``RULE_SUM_PRODUCT``, the exact tanh rule; ``RULE_SUM_PRODUCT_TABLE``, the
     same rule in the phi domain with phi read from a table of bins ``PHI_STEP`` wide (what this
     module uses for speed: two table reads per edge instead of a tanh and an arctanh);
-    ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier, IEEE Commun. Lett. 6, 208 (2002),
-    eq. (4)) with factor ``scale`` (fast, but on the BSC-optimised codes, whose variable degrees
+    ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier, IEEE Commun. Lett. 6, 208 (2002))
+    with factor ``scale`` (fast, but on the BSC-optimised codes, whose variable degrees
     reach 70, it loses far more than its usual 0.1-0.2 dB: the protocol does not use it).
 
     Parameters

@@ -7,17 +7,18 @@ has ``d`` adaptation positions that carry no key: Alice fills them with fresh ra
 their values), so a frame holds ``k = n - d`` key bits and the effective rate is
 ``R = (R0 - sigma) / (1 - pi - sigma)`` with ``pi = p / n``, ``sigma = (d - p) / n``
 (Elkouss, Martinez-Mateo, Martin, "Information reconciliation for quantum key distribution",
-QIC 11, 226 (2011), eq. (9)). Bob picks the code and the starting ``p`` from the estimated QBER.
+QIC 11, 226 (2011), the rate-compatible construction). Bob picks the code and the starting
+``p`` from the estimated QBER.
 
 Then the blind protocol (Martinez-Mateo, Elkouss, Martin, "Blind reconciliation", QIC 12, 791
-(2012), Sec. 3): Bob decodes every frame; for each frame that fails Alice reveals the values of
+(2012)): Bob decodes every frame; for each frame that fails Alice reveals the values of
 ``step`` more punctured positions (they become shortened) and Bob resumes decoding, until every
 frame decodes or has no punctured position left (then it is reported failed, and verification
 discards it). One round trip per reveal serves every frame of a batch.
 
 Leaked bits per frame, counted in ``disclosed_bits``: the ``m`` syndrome bits minus the ``p``
 still-punctured positions (their values are uniform and independent of the key, so each one
-absorbs one syndrome bit; Elkouss et al. 2011, eq. (10)), plus one bit for each success/failure
+absorbs one syndrome bit, as in Elkouss et al. 2011), plus one bit for each success/failure
 report Bob sent about the frame. Shortened values are fresh random bits, not key: showing them
 leaks nothing about the key.
 """
@@ -62,7 +63,7 @@ ROOM_SHARE = 0.5
 #: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)``.
 STEP_EFFICIENCY = 0.025
 #: Code bits per batch of frames (one blind exchange each): bounds the decoder state (one
-#: float32 message per edge and frame) to about 100 MB.
+#: float32 message per edge and frame) to about 60 MB.
 BATCH_BITS = 2**21
 #: |LLR| of a bit that Bob knows (shortened positions, padding of the last frame).
 KNOWN_LLR = 1000.0
