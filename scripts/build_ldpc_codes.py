@@ -1,6 +1,6 @@
 """Build the LDPC mother codes shipped in src/euroqci/postprocessing/codes/ldpc_codes.npz.
 
-Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (about half an hour on 2 cores;
+Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (about 40 minutes on 2 busy cores;
 ``--rates 0.80,0.90 --out FILE`` builds a subset).
 
 Nine mother codes of ``frame_bits(rate)`` bits, rates 0.50 to 0.90 in steps of 0.05, each with
