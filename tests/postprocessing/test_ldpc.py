@@ -241,3 +241,9 @@ def test_failed_frames_are_left_for_verification(monkeypatch, rng) -> None:
     alice, bob = _reconcile(a, b, 0.01)
     assert not np.array_equal(alice.frames, bob.frames)
     assert bob.disclosed_bits == alice.disclosed_bits >= code.m
+
+
+def test_bob_refuses_a_qber_outside_zero_to_one_half(rng) -> None:
+    _, ch_b = memory_channel_pair(SECRET)
+    with pytest.raises(ValueError, match="qber"):
+        ldpc.ldpc_bob(ch_b, rng.integers(0, 2, 100, dtype=np.uint8), qber=0.0)

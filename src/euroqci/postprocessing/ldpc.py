@@ -241,12 +241,15 @@ def ldpc_bob(
 ) -> CascadeResult:
     """Bob's side: choose the rate, decode every frame, ask for reveals until done.
 
+    ``qber`` (a fraction in (0, 0.5)) sets the starting rate and the channel LLR.
     Returns Bob's key frames (F, k) after decoding (a frame that never met its syndrome is left
     as decoded so far; verification finds it), the bits leaked, the round trips used and the
     bits Bob flipped per frame.
     """
     from euroqci.postprocessing import _ldpc_kernels as kernels
 
+    if not 0.0 < qber < 0.5:
+        raise ValueError(f"qber must be a fraction in (0, 0.5), got {qber}")
     choice = choose_rate(qber)
     code = choice.code
     frames = _frames(bits, code.k)
