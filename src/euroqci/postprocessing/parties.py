@@ -273,7 +273,7 @@ class Alice(_Party):
         self._lap("estimation")
         key = bits[sifted.key]
         if self.settings.method is ReconciliationMethod.LDPC:
-            rec = ldpc_alice(ch, key)
+            rec = ldpc_alice(ch, key, rng=self._rng)
         else:
             rec = cascade_alice(ch, key)
         self._lap("reconciliation")
