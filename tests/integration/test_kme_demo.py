@@ -76,6 +76,9 @@ def test_demo_with_relay(tmp_path: Path) -> None:
             assert len(base64.b64decode(keys[0]["key"])) == 32
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
-        if proc.stdout is not None:
-            proc.stdout.close()
+        try:
+            code = proc.wait(timeout=15)
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+        assert code == 0, f"the demo exited with {code} on SIGTERM"

@@ -15,6 +15,22 @@ from euroqci._jit import njit
 
 
 @njit(cache=True, nogil=True)
+def _least_loaded_unseen(seen_c, stamp, chk_deg, max_check_degree, tie_breaks):
+    """The check not reached at ``stamp`` with the lowest degree below ``max_check_degree``,
+    ties broken by the lowest ``tie_breaks``; -1 if there is none."""
+    best = -1
+    for c in range(seen_c.shape[0]):
+        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
+            if (
+                best < 0
+                or chk_deg[c] < chk_deg[best]
+                or (chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best])
+            ):
+                best = c
+    return best
+
+
+@njit(cache=True, nogil=True)
 def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
     """Progressive edge growth (Hu, Eleftheriou, Arnold, IEEE TIT 51, 386 (2005), Alg. 1).
 
@@ -70,32 +86,16 @@ def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
                         break
                     # Remember the checks not reached yet: if the next level reaches all of
                     # them, the edge goes to one of these (the farthest ones).
-                    best = -1
-                    for c in range(n_checks):
-                        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
-                            if (
-                                best < 0
-                                or chk_deg[c] < chk_deg[best]
-                                or (
-                                    chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
-                                )
-                            ):
-                                best = c
+                    best = _least_loaded_unseen(
+                        seen_c, stamp, chk_deg, max_check_degree, tie_breaks
+                    )
                     for t in range(nn):
                         frontier[t] = nxt[t]
                     nf = nn
                 if n_seen < n_checks:
-                    best = -1
-                    for c in range(n_checks):
-                        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
-                            if (
-                                best < 0
-                                or chk_deg[c] < chk_deg[best]
-                                or (
-                                    chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best]
-                                )
-                            ):
-                                best = c
+                    best = _least_loaded_unseen(
+                        seen_c, stamp, chk_deg, max_check_degree, tie_breaks
+                    )
             if best < 0:
                 for c in range(n_checks):
                     ok = chk_deg[c] < max_check_degree

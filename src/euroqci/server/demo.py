@@ -145,16 +145,22 @@ def run_demo(
 
     settings: list[KMESettings] = [load_settings(p) for p in layout.configs]
     stop = threading.Event()
+    suppliers: list[threading.Thread] = []
 
     def started(managers: list[KeyManager]) -> None:
-        threading.Thread(
+        supplier = threading.Thread(
             target=_supply_loop, args=(managers, key_rate_bps, 0.2, stop), daemon=True,
             name="demo-link-supply",
-        ).start()  # fmt: skip
+        )  # fmt: skip
+        suppliers.append(supplier)
+        supplier.start()
         if on_started is not None:
             on_started(layout.summary)
 
-    try:
-        serve_many(settings, on_started=started)
-    finally:
+    def stopping() -> None:
+        # The supply writes to the stores: it must be finished before they close.
         stop.set()
+        for supplier in suppliers:
+            supplier.join(timeout=30)
+
+    serve_many(settings, on_started=started, on_stopping=stopping)

@@ -94,9 +94,12 @@ def serve_many(
     settings: Sequence[KMESettings],
     *,
     on_started: Callable[[list[KeyManager]], None] | None = None,
+    on_stopping: Callable[[], None] | None = None,
     stores: Sequence[KeyStore] | None = None,
 ) -> None:
-    """Serve several KMEs until SIGINT or SIGTERM; ``on_started`` runs once all listen."""
+    """Serve several KMEs until SIGINT or SIGTERM; ``on_started`` runs once all listen,
+    ``on_stopping`` once they have stopped and before the stores close (stop and join there
+    any thread that writes to the stores)."""
     opened = list(stores) if stores is not None else [open_store(s.store) for s in settings]
     apps = [create_app(s, st) for s, st in zip(settings, opened, strict=True)]
     servers = [_Server(uvicorn_config(app, s)) for app, s in zip(apps, settings, strict=True)]
@@ -133,8 +136,12 @@ def serve_many(
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(main())
     finally:
-        for store in opened:
-            store.close()
+        try:
+            if on_stopping is not None:
+                on_stopping()
+        finally:
+            for store in opened:
+                store.close()
 
 
 def serve(settings: KMESettings) -> None:
