@@ -228,3 +228,20 @@ def test_cascade_start_out_of_range_is_refused_before_allocating(change) -> None
     assert _start_parameters(fields) == (4096, (32, 512), 0, 64)
     with pytest.raises(ProtocolAbort):
         _start_parameters({**fields, **change})
+
+
+def test_state_buffers_come_back_zeroed_and_are_reused() -> None:
+    from euroqci.postprocessing.cascade import _ZeroedBuffers
+
+    pool = _ZeroedBuffers(max_bytes=1 << 20)
+    first = pool.take((3, 4, 16))
+    assert first.shape == (3, 4, 16) and not first.any()
+    first[...] = 7  # key-derived parities, as Bob leaves them
+    pool.give(first)
+    assert not first.any()  # zeroed on release
+    second = pool.take((2, 4, 16))  # smaller: served from the kept memory
+    assert np.shares_memory(second, first) and not second.any()
+    pool.give(second)
+    big = pool.take((1 << 21,))  # larger than kept: fresh, and too large to keep later
+    pool.give(big)
+    assert np.shares_memory(pool.take((3, 4, 16)), first)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -167,6 +168,45 @@ class _AliceState:
         return out
 
 
+class _ZeroedBuffers:
+    """Memory for Bob's node states, kept zeroed between Cascade runs.
+
+    A batch's states take up to 235 MB (64 frames of 2^17 bits, 14 passes), touched pass by pass;
+    fresh pages cost a fault each on first touch, which on virtual machines that back guest
+    memory lazily (this project's development machine) doubled Cascade's time inside the
+    distill pipeline. One released buffer is kept and handed to the next batch; it is zeroed
+    on release, so no key-derived parity outlives its run.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 28) -> None:
+        self._lock = threading.Lock()
+        self._free: npt.NDArray[np.uint8] | None = None
+        self._max_bytes = max_bytes
+
+    def take(self, shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
+        """A zero-filled uint8 array of ``shape``."""
+        n = math.prod(shape)
+        with self._lock:
+            if self._free is not None and self._free.size >= n:
+                buffer, self._free = self._free, None
+                return buffer[:n].reshape(shape)
+        return np.zeros(shape, np.uint8)
+
+    def give(self, array: npt.NDArray[np.uint8]) -> None:
+        """Zero ``array`` (an array from :meth:`take`) and keep its memory for the next run."""
+        whole = array.base if isinstance(array.base, np.ndarray) else array
+        owner = whole.reshape(-1)  # a 1-d view of all the memory (contiguous)
+        owner.fill(0)
+        if owner.size > self._max_bytes:
+            return
+        with self._lock:
+            if self._free is None or self._free.size < owner.size:
+                self._free = owner
+
+
+_STATE_BUFFERS = _ZeroedBuffers()
+
+
 class _BobState:
     """Bob's side: his key, his parity trees, Alice's known parities, the search state."""
 
@@ -177,7 +217,7 @@ class _BobState:
         n_passes = len(layout.sizes)
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
-        self.state = np.zeros((n_frames, n_passes, size), np.uint8)
+        self.state = _STATE_BUFFERS.take((n_frames, n_passes, size))
         kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.state)
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
@@ -265,18 +305,21 @@ def _cascade_bob(
     for start in range(0, frames.shape[0], max_frames_per_batch):
         batch = frames[start : start + max_frames_per_batch]
         bob = _BobState(layout, batch, reuse)
-        replies = np.zeros(0, np.uint8)
-        while True:
-            request = bob.step(replies)
-            channel.send("parity-request", index=request)
-            rounds += 1
-            if request.size == 0:
-                break
-            parities = channel.recv("parity-reply")["parities"]
-            if parities.dtype != np.uint8 or parities.size != (request.size + 7) // 8:
-                raise ProtocolAbort("malformed parity reply", reason="protocol")
-            replies = np.unpackbits(parities, count=request.size)
-            disclosed += request.size
+        try:
+            replies = np.zeros(0, np.uint8)
+            while True:
+                request = bob.step(replies)
+                channel.send("parity-request", index=request)
+                rounds += 1
+                if request.size == 0:
+                    break
+                parities = channel.recv("parity-reply")["parities"]
+                if parities.dtype != np.uint8 or parities.size != (request.size + 7) // 8:
+                    raise ProtocolAbort("malformed parity reply", reason="protocol")
+                replies = np.unpackbits(parities, count=request.size)
+                disclosed += request.size
+        finally:
+            _STATE_BUFFERS.give(bob.state)
         flips.append(bob.flips.copy())
     log.debug("cascade: %d frames, %d rounds, %d parities", frames.shape[0], rounds, disclosed)
     return CascadeResult(frames, disclosed, rounds, np.concatenate(flips))
