@@ -99,6 +99,18 @@ class _Party:
         self.stage_seconds: dict[str, float] = {}
         self._t = time.perf_counter()
 
+    def run(self) -> PartyResult:
+        """Run this party's side to the end (Bob drives, Alice answers); on any error tell the
+        peer why and raise (:class:`ProtocolAbort` when the protocol must stop)."""
+        try:
+            return self._run()
+        except Exception as exc:
+            self._tell_abort(exc)
+            raise
+
+    def _run(self) -> PartyResult:
+        raise NotImplementedError
+
     def _lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + now - self._t
@@ -239,14 +251,6 @@ class Alice(_Party):
     def __repr__(self) -> str:
         return f"Alice(n_pulses={self._record.n_pulses})"
 
-    def run(self) -> PartyResult:
-        """Answer Bob until the key is distilled; raise :class:`ProtocolAbort` otherwise."""
-        try:
-            return self._run()
-        except Exception as exc:
-            self._tell_abort(exc)
-            raise
-
     def _run(self) -> PartyResult:
         ch = self.channel
         msg = ch.recv("sift")
@@ -325,14 +329,6 @@ class Bob(_Party):
 
     def __repr__(self) -> str:
         return f"Bob(clicks={self._record.click_index.size})"
-
-    def run(self) -> PartyResult:
-        """Drive the protocol to the end; raise :class:`ProtocolAbort` when it must stop."""
-        try:
-            return self._run()
-        except Exception as exc:
-            self._tell_abort(exc)
-            raise
 
     def _run(self) -> PartyResult:
         ch = self.channel
