@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SiftedIndices", "click_gaps", "clicks_from_gaps", "sift"]
+__all__ = ["SiftedIndices", "click_gaps", "sift"]
 
 BASIS_X = 1
 BASIS_Z = 0
@@ -81,20 +81,3 @@ def click_gaps(click_index: npt.NDArray[np.int64]) -> npt.NDArray[np.unsignedint
     gaps: npt.NDArray[np.unsignedinteger] = np.empty(index.size, dtype=dtype)
     write_gaps(index, gaps)
     return gaps
-
-
-def clicks_from_gaps(gaps: npt.NDArray[np.unsignedinteger], n_pulses: int) -> npt.NDArray[np.int64]:
-    """Inverse of :func:`click_gaps`; pulse numbers must stay below ``n_pulses``.
-
-    >>> clicks_from_gaps(np.array([3, 1, 6], np.uint16), 11).tolist()
-    [3, 4, 10]
-    """
-    if gaps.dtype.kind != "u":
-        raise ValueError("click gaps: expected an unsigned integer array")
-    if gaps.size and int(gaps.max()) >= n_pulses:
-        raise ValueError(f"click gaps: a pulse number beyond the {n_pulses} pulses sent")
-    clicks = np.cumsum(gaps, dtype=np.int64)
-    # Gaps below n_pulses each cannot wrap int64 before the last position is checked here.
-    if clicks.size and (int(clicks[-1]) >= n_pulses or int(clicks[-1]) < 0):
-        raise ValueError(f"click gaps: a pulse number beyond the {n_pulses} pulses sent")
-    return clicks
