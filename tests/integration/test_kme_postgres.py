@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from kme_harness import load, make_pair, pools_in_step, redeem_all
+from kme_harness import IGNORE_CLIENT_SOCKET_LEAK, load, make_pair, pools_in_step, redeem_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,6 +34,7 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+@IGNORE_CLIENT_SOCKET_LEAK
 def test_postgres_kme_under_load_and_kill9(tmp_path: Path, postgres_url: str) -> None:
     pair = make_pair(tmp_path, store_urls={"KME-B": postgres_url})
     try:

@@ -10,7 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from kme_harness import KMEPair, load, make_pair, pools_in_step, redeem_all, sae_client
+from kme_harness import (
+    IGNORE_CLIENT_SOCKET_LEAK,
+    KMEPair,
+    load,
+    make_pair,
+    pools_in_step,
+    redeem_all,
+    sae_client,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +77,7 @@ def test_sixteen_concurrent_saes_never_share_a_key(kme_pair: KMEPair) -> None:
     redeem_all(kme_pair, got)
 
 
+@IGNORE_CLIENT_SOCKET_LEAK
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["KME-B", "KME-A"])
 def test_kill9_during_load_loses_and_repeats_nothing(tmp_path: Path, victim: str) -> None:
