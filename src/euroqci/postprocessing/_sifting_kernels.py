@@ -33,3 +33,62 @@ def write_gaps(click_index, out):
     for i in range(click_index.shape[0]):
         out[i] = click_index[i] - previous
         previous = click_index[i]
+
+
+@njit(cache=True, nogil=True)
+def sift_clicks(alice_bases, bob_bases, intensity, n_intensities):
+    """Positions and intensities of the key (both X) and test (both Z) clicks, and the counts
+    per intensity, in two passes over the clicks (no boolean or int64 temporaries).
+
+    Branch-free: the bases are random, so an ``if`` per click would be mispredicted half the
+    time. Each click gets a class (0 discarded, 1 test, 2 key) and every write is done, with
+    the output position advanced only for its class.
+    """
+    n = bob_bases.shape[0]
+    counts = np.zeros((3, n_intensities), np.int64)
+    for i in range(n):
+        c = np.int64(alice_bases[i] == bob_bases[i]) * (1 + np.int64(bob_bases[i] & 1))
+        counts[c, intensity[i]] += 1
+    n_x = counts[2].copy()
+    n_z = counts[1].copy()
+    n_key = n_x.sum()
+    n_test = n_z.sum()
+    # One spare slot each: the unconditional write of the other class lands there.
+    key = np.empty(n_key + 1, np.int64)
+    test = np.empty(n_test + 1, np.int64)
+    key_intensity = np.empty(n_key + 1, np.uint8)
+    test_intensity = np.empty(n_test + 1, np.uint8)
+    k = 0
+    t = 0
+    for i in range(n):
+        c = np.int64(alice_bases[i] == bob_bases[i]) * (1 + np.int64(bob_bases[i] & 1))
+        is_key = np.int64(c == 2)
+        is_test = np.int64(c == 1)
+        key[k] = i
+        key_intensity[k] = intensity[i]
+        test[t] = i
+        test_intensity[t] = intensity[i]
+        k += is_key
+        t += is_test
+    return key[:n_key], test[:n_test], key_intensity[:n_key], test_intensity[:n_test], n_x, n_z
+
+
+@njit(cache=True, nogil=True)
+def count_kept(key_intensity, ok, frame_bits, n_intensities):
+    """Key bits per intensity in the frames that passed verification (``ok[f]``)."""
+    counts = np.zeros(n_intensities, np.int64)
+    for i in range(key_intensity.shape[0]):
+        if ok[i // frame_bits]:
+            counts[key_intensity[i]] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def count_kept_errors(corrected, raw, key_intensity, ok, frame_bits, n_intensities):
+    """Bits that error correction changed, per intensity, in the frames that passed
+    verification: Bob's observed errors of the key bits."""
+    counts = np.zeros(n_intensities, np.int64)
+    for i in range(raw.shape[0]):
+        if corrected[i] != raw[i] and ok[i // frame_bits]:
+            counts[key_intensity[i]] += 1
+    return counts

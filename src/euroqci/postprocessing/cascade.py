@@ -32,6 +32,7 @@ instead of one each. This is sound because nothing irreversible happens inside t
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -111,7 +112,16 @@ class CascadeLayout:
 
     @classmethod
     def build(cls, *, frame_bits: int, sizes: tuple[int, ...], seed: int) -> CascadeLayout:
-        """Derive the layout from public parameters (both parties call this)."""
+        """Derive the layout from public parameters (both parties call this).
+
+        Layouts are cached (a few per process): a run of a device reconciles block after
+        block with the same parameters, and building one costs 10-25 ms. Its arrays are
+        shared and never written after the build.
+        """
+        return _cached_layout(cls, int(frame_bits), tuple(int(k) for k in sizes), int(seed))
+
+    @classmethod
+    def _build(cls, frame_bits: int, sizes: tuple[int, ...], seed: int) -> CascadeLayout:
         n_passes = len(sizes)
         padded = [_next_pow2(k) for k in sizes]
         blocks = [math.ceil(frame_bits / k) for k in sizes]
@@ -143,6 +153,13 @@ class CascadeLayout:
     def tree_size(self) -> int:
         """Nodes per pass tree, including the unused index 0 (at least 8: whole bytes)."""
         return max(8, int(2 * self.n_leaves.max()))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_layout(
+    cls: type[CascadeLayout], frame_bits: int, sizes: tuple[int, ...], seed: int
+) -> CascadeLayout:
+    return cls._build(frame_bits, sizes, seed)
 
 
 class _AliceState:

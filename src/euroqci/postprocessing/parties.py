@@ -26,6 +26,7 @@ from euroqci.devices.record import (
 )
 from euroqci.errors import ProtocolAbort
 from euroqci.postprocessing import verification
+from euroqci.postprocessing._sifting_kernels import count_kept, count_kept_errors
 from euroqci.postprocessing.amplification import seed_bits, toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import CascadeVariant, cascade_alice, cascade_bob
@@ -174,13 +175,14 @@ class _Party:
     @staticmethod
     def _key_counts(
         key_intensity: npt.NDArray[Any],
-        kept: npt.NDArray[np.int64],
+        ok: npt.NDArray[np.bool_],
+        frame_bits: int,
         n_z: npt.NDArray[np.int64],
         m_x: npt.NDArray[np.int64],
         m_z: npt.NDArray[np.int64],
     ) -> dict[str, Any]:
         """Per-intensity counts of the verified key bits, their errors and the test bits."""
-        n_x = np.bincount(key_intensity[kept], minlength=n_z.size).astype(np.int64)
+        n_x = count_kept(key_intensity, ok, frame_bits, n_z.size)
         return {"n_x": n_x, "n_z": n_z, "m_x": m_x, "m_z": m_z}
 
     def _amplify(
@@ -291,12 +293,11 @@ class Alice(_Party):
         ch.send("verify", keys=hash_keys, tags=verification.frame_tags(frames, hash_keys))
         ok = ch.recv("verify-result")["ok"].astype(bool)
         self._lap("verification")
-        kept = _flat_kept(ok, frames.shape[1], key.size)
         m_x = ch.recv("key-errors")["m_x"]
-        counts = self._key_counts(sifted.key_intensity, kept, n_z, m_x, m_z)
+        counts = self._key_counts(sifted.key_intensity, ok, frames.shape[1], n_z, m_x, m_z)
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, rec.disclosed_bits, verify_bits)
-        reconciled = BitString.from_bits(frames.reshape(-1)[kept])
+        reconciled = BitString.from_bits(_kept_bits(frames, ok, key.size))
         seed = BitString.random(seed_bits(reconciled.n_bits, length.secret_bits), self._rng)
         ch.send("pa-seed", seed=seed.data, n_bits=seed.n_bits, output_bits=length.secret_bits)
         return self._amplify(
@@ -312,10 +313,14 @@ class Alice(_Party):
         )
 
 
-def _flat_kept(ok: npt.NDArray[np.bool_], frame_bits: int, n_real: int) -> npt.NDArray[np.int64]:
-    """Flat positions (in the framed, padded key) of the real bits of verified frames."""
-    pos = np.arange(n_real)
-    return pos[ok[pos // frame_bits]]
+def _kept_bits(
+    frames: npt.NDArray[np.uint8], ok: npt.NDArray[np.bool_], n_real: int
+) -> npt.NDArray[np.uint8]:
+    """The real (unpadded) bits of the verified frames, in order (a view when all passed)."""
+    flat = frames.reshape(-1)[:n_real]
+    if ok.all():
+        return flat
+    return flat[np.repeat(ok, frames.shape[1])[:n_real]]
 
 
 class Bob(_Party):
@@ -349,7 +354,7 @@ class Bob(_Party):
         m_z = np.asarray(ch.recv("test-errors")["m_z"], dtype=np.int64)
         qber_est = self._check_qber(n_z, m_z)
         self._lap("estimation")
-        raw = rec.results[sifted.key].copy()
+        raw = rec.results[sifted.key]
         if self.settings.method is ReconciliationMethod.LDPC:
             result = ldpc_bob(ch, raw, qber=max(qber_est, 1e-3))
         else:
@@ -373,12 +378,12 @@ class Bob(_Party):
         ok = np.all(mine == msg["tags"], axis=1)
         ch.send("verify-result", ok=ok.astype(np.uint8))
         self._lap("verification")
-        kept = _flat_kept(ok, frames.shape[1], raw.size)
-        corrected = frames.reshape(-1)[kept]
-        errors = corrected != raw[kept]
-        m_x = np.bincount(sifted.key_intensity[kept][errors], minlength=n_x.size).astype(np.int64)
+        m_x = count_kept_errors(
+            frames.reshape(-1), raw, sifted.key_intensity, ok, frames.shape[1], n_x.size
+        )
         ch.send("key-errors", m_x=m_x)
-        counts = self._key_counts(sifted.key_intensity, kept, n_z, m_x, m_z)
+        counts = self._key_counts(sifted.key_intensity, ok, frames.shape[1], n_z, m_x, m_z)
+        corrected = _kept_bits(frames, ok, raw.size)
         count = int(msg["keys"].size)
         verify_bits = verification.tag_bits(count) * frames.shape[0]
         length = self._key_length(counts, result.disclosed_bits, verify_bits)

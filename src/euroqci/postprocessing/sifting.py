@@ -28,14 +28,19 @@ class SiftedIndices:
     test: npt.NDArray[np.int64]
     key_intensity: npt.NDArray[np.uint8]
     test_intensity: npt.NDArray[np.uint8]
+    #: Key and test clicks per intensity index (as many entries as the largest index + 1).
+    key_counts: npt.NDArray[np.int64]
+    test_counts: npt.NDArray[np.int64]
 
     def __repr__(self) -> str:
         return f"SiftedIndices(key={self.key.size}, test={self.test.size})"
 
     def counts(self, n_intensities: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Detections per intensity in X (key) and in Z (test)."""
-        n_x = np.bincount(self.key_intensity, minlength=n_intensities).astype(np.int64)
-        n_z = np.bincount(self.test_intensity, minlength=n_intensities).astype(np.int64)
+        n_x = np.zeros(max(n_intensities, self.key_counts.size), np.int64)
+        n_z = np.zeros_like(n_x)
+        n_x[: self.key_counts.size] = self.key_counts
+        n_z[: self.test_counts.size] = self.test_counts
         return n_x, n_z
 
 
@@ -51,10 +56,16 @@ def sift(
     >>> s.key.tolist(), s.test.tolist()
     ([0], [1])
     """
-    same = alice_bases == bob_bases
-    key = np.flatnonzero(same & (bob_bases == BASIS_X))
-    test = np.flatnonzero(same & (bob_bases == BASIS_Z))
-    return SiftedIndices(key, test, intensity[key], intensity[test])
+    from euroqci.postprocessing._sifting_kernels import sift_clicks
+
+    n_intensities = int(intensity.max()) + 1 if intensity.size else 1
+    key, test, key_intensity, test_intensity, n_x, n_z = sift_clicks(
+        np.ascontiguousarray(alice_bases, dtype=np.uint8),
+        np.ascontiguousarray(bob_bases, dtype=np.uint8),
+        np.ascontiguousarray(intensity, dtype=np.uint8),
+        n_intensities,
+    )
+    return SiftedIndices(key, test, key_intensity, test_intensity, n_x, n_z)
 
 
 def click_gaps(click_index: npt.NDArray[np.int64]) -> npt.NDArray[np.unsignedinteger]:
