@@ -50,6 +50,8 @@ def test_distill_aborts_under_intercept_resend() -> None:
         (["--pulses", "1e5", "--method", "turbo"], "--method"),
         (["--pulses", "1e5", "--channel", "carrier-pigeon"], "--channel"),
         (["--pulses", "1e5", "--eavesdrop", "1.5"], "--eavesdrop"),
+        (["--pulses", "1e5", "--channel", "tcp", "--rtt-ms", "-1"], "--rtt-ms"),
+        (["--pulses", "1e5", "--rtt-ms", "2"], "--rtt-ms"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

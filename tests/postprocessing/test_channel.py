@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -74,6 +75,30 @@ def test_tcp_channel_end_to_end() -> None:
     a.close()
     b.close()
     assert np.array_equal(got["r"]["values"], big * 2)
+
+
+def test_tcp_latency_delays_each_message_without_holding_the_sender() -> None:
+    # A link of 1 s round trip: each frame arrives no sooner than 0.5 s after it was sent,
+    # and frames sent in a row are in flight together (the sender does not wait for the wire:
+    # five sends take far less than the 2.5 s a sender sleeping per frame would).
+    a, b = tcp_channel_pair(SECRET, round_trip_delay_s=1.0)
+    try:
+        b.send("warm-up")  # loads the hash kernels before anything is timed
+        a.recv("warm-up")
+        start = time.monotonic()
+        for i in range(5):
+            b.send("tick", i=i)
+        sent = time.monotonic() - start
+        first = a.recv("tick")["i"]
+        first_at = time.monotonic() - start
+        arrived = [first] + [a.recv("tick")["i"] for _ in range(4)]
+        elapsed = time.monotonic() - start
+    finally:
+        a.close()
+        b.close()
+    assert arrived == [0, 1, 2, 3, 4]
+    assert first_at >= 0.5
+    assert sent < 0.5 and elapsed < 2.5
 
 
 @pytest.mark.parametrize("size", [0, 3, 4, 1001])

@@ -70,6 +70,9 @@ def distill(
     ),
     out: Path | None = typer.Option(None, "--out", help="Write alice.key and bob.key here."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    rtt_ms: float = typer.Option(
+        0.0, "--rtt-ms", help="Round-trip latency added on the tcp channel, ms (0-1000)."
+    ),
 ) -> None:
     """Emulate a link, then sift, estimate, reconcile, verify and amplify over a channel."""
     from euroqci.devices.emulator import link_settings
@@ -81,6 +84,10 @@ def distill(
         raise ConfigurationError("--pulses: expected a whole number of pulses in [1, 1e10]")
     if not 0.0 <= eavesdrop <= 1.0:
         raise ConfigurationError("--eavesdrop: expected a fraction in [0, 1]", field="--eavesdrop")
+    if not (np.isfinite(rtt_ms) and 0.0 <= rtt_ms <= 1000.0):
+        raise ConfigurationError("--rtt-ms: expected a latency in [0, 1000] ms", field="--rtt-ms")
+    if rtt_ms > 0 and channel != "tcp":
+        raise ConfigurationError("--rtt-ms: only with --channel tcp", field="--rtt-ms")
     _choice(method, METHODS, "--method")
     _choice(channel, CHANNELS, "--channel")
     link_spec = parse_link_spec(load_document(spec))
@@ -101,7 +108,12 @@ def distill(
     )
     try:
         result = distill_key(
-            alice_rec, bob_rec, settings=settings, rng=rng, channel=ChannelKind(channel)
+            alice_rec,
+            bob_rec,
+            settings=settings,
+            rng=rng,
+            channel=ChannelKind(channel),
+            round_trip_delay_s=rtt_ms / 1000.0,
         )
     except ProtocolAbort as exc:
         summary = {"aborted": True, "abort_reason": exc.reason, "message": str(exc),

@@ -404,7 +404,7 @@ def _mark_known(st, n_leaves, node, value, stack):
 
 
 @njit(cache=True, nogil=True)
-def cascade_bob_init(keys, bit_of, n_leaves, state):
+def cascade_bob_init(keys, bit_of, n_leaves, pad_pass, pad_leaf, state):
     """Build Bob's parity tree of pass 0 and mark the virtual (padding) nodes as known zeros.
 
     ``state`` must be zeros (``np.zeros``: the memory of a pass is then first touched when the
@@ -415,11 +415,10 @@ def cascade_bob_init(keys, bit_of, n_leaves, state):
     stack = np.zeros((256, 2), dtype=np.int64)
     for f in range(keys.shape[0]):
         _fill_bob(state[f, 0], keys[f], bit_of[0], n_leaves[0])
-        for j in range(bit_of.shape[0]):
+        for p in range(pad_pass.shape[0]):
+            j = pad_pass[p]
             V = n_leaves[j]
-            for i in range(V):
-                if bit_of[j, i] < 0:
-                    _mark_known(state[f, j], V, V + i, 0, stack)
+            _mark_known(state[f, j], V, V + pad_leaf[p], 0, stack)
 
 
 @_helper

@@ -106,6 +106,9 @@ class CascadeLayout:
     n_leaves: npt.NDArray[np.int64]
     n_blocks: npt.NDArray[np.int64]
     block_start: npt.NDArray[np.int64]
+    #: Pass and leaf offset of every padding leaf (a leaf that holds no bit).
+    pad_pass: npt.NDArray[np.int64]
+    pad_leaf: npt.NDArray[np.int64]
 
     def __repr__(self) -> str:
         return f"CascadeLayout(frame_bits={self.frame_bits}, sizes={self.sizes})"
@@ -138,6 +141,8 @@ class CascadeLayout:
             leaf_of,
             bit_of,
         )
+        is_pad = (bit_of < 0) & (np.arange(vmax)[None, :] < np.array(leaves)[:, None])
+        pad_pass, pad_leaf = np.nonzero(is_pad)
         return cls(
             frame_bits=frame_bits,
             sizes=tuple(sizes),
@@ -147,6 +152,8 @@ class CascadeLayout:
             n_leaves=np.array(leaves, dtype=np.int64),
             n_blocks=np.array(blocks, dtype=np.int64),
             block_start=np.array([v // kp for v, kp in zip(leaves, padded, strict=True)]),
+            pad_pass=pad_pass.astype(np.int64),
+            pad_leaf=pad_leaf.astype(np.int64),
         )
 
     @property
@@ -235,7 +242,9 @@ class _BobState:
         size = layout.tree_size
         self.reuse = 1 if reuse else 0
         self.state = _STATE_BUFFERS.take((n_frames, n_passes, size))
-        kernels.cascade_bob_init(frames, layout.bit_of, layout.n_leaves, self.state)
+        kernels.cascade_bob_init(
+            frames, layout.bit_of, layout.n_leaves, layout.pad_pass, layout.pad_leaf, self.state
+        )
         cap = max(size // 2, 64)
         self.stage = np.zeros(n_frames, np.int64)
         self.cur = np.zeros(n_frames, np.int64)

@@ -128,18 +128,44 @@ class MemoryTransport:
 class TcpTransport:
     """One end of a TCP connection carrying length-prefixed frames.
 
-    ``delay_s`` is added before each send to emulate a longer link (half the round-trip time).
+    ``delay_s`` emulates a longer link (half the round-trip time): each frame is written to
+    the socket ``delay_s`` after it was sent, by a writer thread, so that frames sent in a row
+    are in flight together as on a real link (the sender is never held up).
     """
 
     def __init__(self, sock: socket.socket, *, delay_s: float = 0.0) -> None:
         self._sock = sock
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.delay_s = delay_s
+        self._outbox: queue.SimpleQueue[tuple[float, bytes] | None] | None = None
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
+        if delay_s > 0:
+            self._outbox = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._write_later, daemon=True)
+            self._writer.start()
+
+    def _write_later(self) -> None:
+        assert self._outbox is not None
+        while (item := self._outbox.get()) is not None:
+            due, data = item
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                self._sock.sendall(data)
+            except OSError as exc:  # reported to the next send
+                self._error = exc
+                return
 
     def send_bytes(self, frame: bytes) -> None:
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        self._sock.sendall(_LEN.pack(len(frame)) + frame)
+        data = _LEN.pack(len(frame)) + frame
+        if self._outbox is None:
+            self._sock.sendall(data)
+            return
+        if self._error is not None:
+            raise ProtocolAbort("the classical channel failed", reason="peer closed")
+        self._outbox.put((time.monotonic() + self.delay_s, data))
 
     def _read(self, n: int) -> bytes:
         chunks = bytearray()
@@ -155,6 +181,9 @@ class TcpTransport:
         return self._read(n)
 
     def close(self) -> None:
+        if self._outbox is not None and self._writer is not None:
+            self._outbox.put(None)  # frames already sent still go out
+            self._writer.join(timeout=10)
         self._sock.close()
 
 
