@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from euroqci.devices.emulator import emulate_link, link_settings
 from euroqci.devices.record import AliceRecord, BobRecord, load_record
@@ -196,3 +198,18 @@ def test_gather_from_gaps_equals_gather_and_refuses_overruns(rng: np.random.Gene
         record.at_gaps(np.array([3, 2**64 - 1], dtype=np.uint64))
     with pytest.raises(IndexError, match="unsigned"):
         record.at_gaps(np.array([3], dtype=np.int64))
+
+
+@pytest.mark.kernel
+@given(st.lists(st.integers(0, 3), max_size=40), st.integers(0, 40), st.integers(0, 40))
+@settings(max_examples=80, deadline=None)
+def test_two_bit_intensities_round_trip(values: list[int], start: int, n: int) -> None:
+    from euroqci.devices.record import pack_intensity_index, unpack_intensity_index
+
+    index = np.array(values, dtype=np.uint8)
+    packed = pack_intensity_index(index)
+    assert packed.size == -(-index.size // 4)
+    start, n = min(start, index.size), min(n, index.size - min(start, index.size))
+    assert unpack_intensity_index(packed, n, start).tolist() == values[start : start + n]
+    with pytest.raises(ValueError, match="beyond"):
+        unpack_intensity_index(packed, 4 * packed.size + 1)

@@ -52,3 +52,25 @@ def gather_gaps(bits, bases, intensity_index, gaps, n_pulses):
         out_bases[i] = (bases[p >> 3] >> shift) & 1
         out_index[i] = (intensity_index[p >> 2] >> (6 - 2 * (p & 3))) & 3
     return True, out_bits, out_bases, out_index
+
+
+@njit(cache=True, nogil=True)
+def pack_two_bit(values, out):
+    """Pack ``values`` (0-3) four to a byte into ``out``, first in the high bits; the last
+    byte is zero-padded."""
+    n = values.shape[0]
+    for b in range(out.shape[0]):
+        acc = np.uint8(0)
+        for k in range(4):
+            i = 4 * b + k
+            v = values[i] & 3 if i < n else 0
+            acc |= np.uint8(v << (6 - 2 * k))
+        out[b] = acc
+
+
+@njit(cache=True, nogil=True)
+def unpack_two_bit(packed, start, out):
+    """Values ``start .. start + len(out)`` of the two-bit array ``packed``."""
+    for i in range(out.shape[0]):
+        p = start + i
+        out[i] = (packed[p >> 2] >> (6 - 2 * (p & 3))) & 3

@@ -58,8 +58,8 @@ def sift_clicks(alice_bases, bob_bases, intensity, n_intensities):
     test = np.empty(n_test + 1, np.int64)
     key_intensity = np.empty(n_key + 1, np.uint8)
     test_intensity = np.empty(n_test + 1, np.uint8)
-    k = 0
-    t = 0
+    k = np.int64(0)
+    t = np.int64(0)
     for i in range(n):
         c = np.int64(alice_bases[i] == bob_bases[i]) * (1 + np.int64(bob_bases[i] & 1))
         is_key = np.int64(c == 2)

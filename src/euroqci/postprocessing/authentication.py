@@ -36,6 +36,8 @@ __all__ = ["Direction", "KeyPool", "TranscriptHash", "WegmanCarter", "message_wo
 log = logging.getLogger(__name__)
 
 TAG_BYTES = 16
+#: A message as the channel hands it over (no copy of a large body is made to hash it).
+Buffer = bytes | bytearray | memoryview
 _PAD_BITS = 128  # two 64-bit draws, each reduced to 61 bits
 #: Messages at least this long are hashed with the GIL released (see poly_absorb61_held).
 _RELEASE_GIL_BYTES = 1 << 16
@@ -128,7 +130,7 @@ class TranscriptHash:
     def __repr__(self) -> str:
         return f"TranscriptHash(messages={self.messages}, words={self.words})"
 
-    def absorb(self, message: bytes | memoryview) -> None:
+    def absorb(self, message: Buffer) -> None:
         """Append one message (its whole words in place, then the partial word and length)."""
         n_bytes = len(message)
         n_whole = n_bytes >> 2
@@ -173,14 +175,14 @@ class WegmanCarter:
         return TranscriptHash(self._keys[direction])
 
     def _tag(
-        self, message: bytes, direction: Direction, transcript: TranscriptHash | None
+        self, message: Buffer, direction: Direction, transcript: TranscriptHash | None
     ) -> bytes:
         pads = np.frombuffer(self.pool.take(direction, _PAD_BITS // 8), dtype="<u8") & MERSENNE61
         hashed = self.transcript(direction) if transcript is None else transcript
         hashed.absorb(message)
         return hashed.finish(pads)
 
-    def tag(self, message: bytes, *, transcript: TranscriptHash | None = None) -> bytes:
+    def tag(self, message: Buffer, *, transcript: TranscriptHash | None = None) -> bytes:
         """The 16-byte tag of an outgoing message (consumes 128 pad bits).
 
         With ``transcript`` (of the sending direction) the tag covers every message absorbed
@@ -191,7 +193,7 @@ class WegmanCarter:
         return self._tag(message, self.sending, transcript)
 
     def verify(
-        self, message: bytes, tag: bytes, *, transcript: TranscriptHash | None = None
+        self, message: Buffer, tag: bytes, *, transcript: TranscriptHash | None = None
     ) -> None:
         """Check an incoming message; raise :class:`ProtocolAbort` if it was altered.
 

@@ -121,7 +121,7 @@ class CascadeLayout:
         block with the same parameters, and building one costs 10-25 ms. Its arrays are
         shared and never written after the build.
         """
-        return _cached_layout(cls, int(frame_bits), tuple(int(k) for k in sizes), int(seed))
+        return _cached_layout(int(frame_bits), tuple(int(k) for k in sizes), int(seed))
 
     @classmethod
     def _build(cls, frame_bits: int, sizes: tuple[int, ...], seed: int) -> CascadeLayout:
@@ -163,10 +163,8 @@ class CascadeLayout:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_layout(
-    cls: type[CascadeLayout], frame_bits: int, sizes: tuple[int, ...], seed: int
-) -> CascadeLayout:
-    return cls._build(frame_bits, sizes, seed)
+def _cached_layout(frame_bits: int, sizes: tuple[int, ...], seed: int) -> CascadeLayout:
+    return CascadeLayout._build(frame_bits, sizes, seed)
 
 
 class _AliceState:

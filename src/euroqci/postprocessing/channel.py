@@ -58,9 +58,9 @@ _TAGGED = 1  # flag: the frame ends with its own tag (else its tag comes with th
 class Transport(Protocol):
     """Moves opaque byte frames between the two parties, in order."""
 
-    def send_bytes(self, frame: bytes) -> None: ...
+    def send_bytes(self, frame: bytes | bytearray) -> None: ...
 
-    def recv_bytes(self) -> bytes: ...
+    def recv_bytes(self) -> bytes | bytearray: ...
 
     def close(self) -> None: ...
 
@@ -76,24 +76,32 @@ class Message:
         return self.fields[name]
 
 
-def encode(kind: str, fields: dict[str, Any]) -> bytes:
-    """Serialise a message body (no sequence number, no tag)."""
+def encode(kind: str, fields: dict[str, Any], *, prefix: bytes = b"") -> bytearray:
+    """Serialise a message body (no sequence number, no tag) after ``prefix``.
+
+    The arrays are copied once, into the returned buffer (a sifting message is megabytes).
+    """
     meta: dict[str, Any] = {"kind": kind, "scalars": {}, "arrays": []}
-    buffers = []
+    arrays = []
     for name, value in fields.items():
         if isinstance(value, np.ndarray):
             arr = np.ascontiguousarray(value)
             meta["arrays"].append([name, arr.dtype.str, list(arr.shape)])
-            buffers.append(arr.tobytes())
+            arrays.append(arr)
         else:
             meta["scalars"][name] = value
     # orjson: Cascade sends a thousand-odd small messages per key; json cost 5x more per header.
     header = orjson.dumps(meta, option=orjson.OPT_SERIALIZE_NUMPY)
-    return _LEN.pack(len(header)) + header + b"".join(buffers)
+    out = bytearray(prefix)
+    out += _LEN.pack(len(header))
+    out += header
+    for arr in arrays:
+        out += arr.reshape(-1).view(np.uint8).data if arr.size else b""
+    return out
 
 
-def decode(body: bytes) -> Message:
-    """Inverse of :func:`encode`."""
+def decode(body: bytes | bytearray | memoryview) -> Message:
+    """Inverse of :func:`encode` (arrays are views on ``body``, not copies)."""
     (n_header,) = _LEN.unpack_from(body, 0)
     meta = orjson.loads(body[4 : 4 + n_header])
     fields: dict[str, Any] = dict(meta["scalars"])
@@ -110,15 +118,18 @@ def decode(body: bytes) -> Message:
 class MemoryTransport:
     """One end of an in-process transport (a pair of queues)."""
 
-    def __init__(self, inbox: queue.Queue[bytes], outbox: queue.Queue[bytes]) -> None:
+    def __init__(
+        self, inbox: queue.Queue[bytes | bytearray], outbox: queue.Queue[bytes | bytearray]
+    ) -> None:
         self._inbox = inbox
         self._outbox = outbox
         self.tamper: Any = None  # test hook: a function bytes -> bytes applied to sent frames
 
-    def send_bytes(self, frame: bytes) -> None:
-        self._outbox.put(self.tamper(frame) if self.tamper else frame)
+    def send_bytes(self, frame: bytes | bytearray) -> None:
+        # The sender never touches a frame again once sent, so the peer gets it without a copy.
+        self._outbox.put(self.tamper(bytes(frame)) if self.tamper else frame)
 
-    def recv_bytes(self) -> bytes:
+    def recv_bytes(self) -> bytes | bytearray:
         return self._inbox.get(timeout=600)
 
     def close(self) -> None:
@@ -158,7 +169,7 @@ class TcpTransport:
                 self._error = exc
                 return
 
-    def send_bytes(self, frame: bytes) -> None:
+    def send_bytes(self, frame: bytes | bytearray) -> None:
         data = _LEN.pack(len(frame)) + frame
         if self._outbox is None:
             self._sock.sendall(data)
@@ -167,16 +178,16 @@ class TcpTransport:
             raise ProtocolAbort("the classical channel failed", reason="peer closed")
         self._outbox.put((time.monotonic() + self.delay_s, data))
 
-    def _read(self, n: int) -> bytes:
+    def _read(self, n: int) -> bytearray:
         chunks = bytearray()
         while len(chunks) < n:
             got = self._sock.recv(min(n - len(chunks), 1 << 22))
             if not got:
                 raise ProtocolAbort("the peer closed the classical channel", reason="peer closed")
             chunks += got
-        return bytes(chunks)
+        return chunks
 
-    def recv_bytes(self) -> bytes:
+    def recv_bytes(self) -> bytes | bytearray:
         (n,) = _LEN.unpack(self._read(4))
         return self._read(n)
 
@@ -213,18 +224,19 @@ class ClassicalChannel:
         if self._deferred is None:
             self._send(kind, fields, transcript=None)
         else:
-            body = _HDR.pack(self._sent, 0) + encode(kind, fields)
+            body = encode(kind, fields, prefix=_HDR.pack(self._sent, 0))
             self._deferred[0].absorb(body)
             self._emit(body)
 
     def _send(
         self, kind: str, fields: dict[str, Any], *, transcript: TranscriptHash | None
     ) -> None:
-        body = _HDR.pack(self._sent, _TAGGED) + encode(kind, fields)
+        body = encode(kind, fields, prefix=_HDR.pack(self._sent, _TAGGED))
         self.tags_sent += 1
-        self._emit(body + self.auth.tag(body, transcript=transcript))
+        body += self.auth.tag(body, transcript=transcript)
+        self._emit(body)
 
-    def _emit(self, frame: bytes) -> None:
+    def _emit(self, frame: bytes | bytearray) -> None:
         self._sent += 1
         self.bytes_sent += len(frame)
         self.messages_sent += 1
@@ -238,6 +250,7 @@ class ClassicalChannel:
         """
         frame = self.transport.recv_bytes()
         flags = _HDR.unpack_from(frame, 0)[1] if len(frame) >= _HDR.size else 0
+        body: bytes | bytearray | memoryview
         if self._deferred is not None and flags == 0:
             body = frame
             self._deferred[1].absorb(body)
@@ -245,8 +258,11 @@ class ClassicalChannel:
             body = self._verified(frame, transcript=None)
         return self._open(body, expected)
 
-    def _verified(self, frame: bytes, *, transcript: TranscriptHash | None) -> bytes:
-        body, tag = frame[:-TAG_BYTES], frame[-TAG_BYTES:]
+    def _verified(
+        self, frame: bytes | bytearray, *, transcript: TranscriptHash | None
+    ) -> memoryview:
+        view = memoryview(frame)  # no copy of a large body
+        body, tag = view[:-TAG_BYTES], bytes(view[-TAG_BYTES:])
         if len(body) < _HDR.size or _HDR.unpack_from(body, 0)[1] != _TAGGED:
             raise ProtocolAbort(
                 "message authentication failed: a message came without its tag",
@@ -255,7 +271,7 @@ class ClassicalChannel:
         self.auth.verify(body, tag, transcript=transcript)
         return body
 
-    def _open(self, body: bytes, expected: str | None) -> Message:
+    def _open(self, body: bytes | bytearray | memoryview, expected: str | None) -> Message:
         if len(body) < _HDR.size:
             raise ProtocolAbort("malformed message on the classical channel", reason="protocol")
         (seq, _) = _HDR.unpack_from(body, 0)
@@ -263,7 +279,7 @@ class ClassicalChannel:
             raise ProtocolAbort("message out of order on the classical channel", reason="replay")
         self._received += 1
         try:
-            msg = decode(body[_HDR.size :])
+            msg = decode(memoryview(body)[_HDR.size :])
         except (ValueError, TypeError, KeyError, struct.error) as exc:
             # Only reachable for a message whose tag is still deferred: the transcript check
             # would reject it; stop here, before acting on it.
@@ -319,8 +335,8 @@ def _authenticators(secret: bytes) -> tuple[WegmanCarter, WegmanCarter]:
 
 def memory_channel_pair(secret: bytes) -> tuple[ClassicalChannel, ClassicalChannel]:
     """Alice's and Bob's ends of an in-memory channel, each with its own copy of ``secret``."""
-    a2b: queue.Queue[bytes] = queue.Queue()
-    b2a: queue.Queue[bytes] = queue.Queue()
+    a2b: queue.Queue[bytes | bytearray] = queue.Queue()
+    b2a: queue.Queue[bytes | bytearray] = queue.Queue()
     auth_a, auth_b = _authenticators(secret)
     return (
         ClassicalChannel(MemoryTransport(b2a, a2b), auth_a),

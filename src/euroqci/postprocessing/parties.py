@@ -341,7 +341,10 @@ class Bob(_Party):
         ch.send("sift", click_gaps=click_gaps(rec.click_index), bases=np.packbits(rec.bases))
         reply = ch.recv("sift-reply")
         alice_bases = np.unpackbits(reply["bases"], count=rec.click_index.size)
-        idx = unpack_intensity_index(reply["intensity_index"], rec.click_index.size)
+        try:
+            idx = unpack_intensity_index(reply["intensity_index"], rec.click_index.size)
+        except ValueError:
+            idx = np.zeros(0, np.uint8)  # too short: refused just below
         if idx.size != rec.click_index.size or alice_bases.size != rec.click_index.size:
             raise ProtocolAbort(
                 "Alice's sifting reply: expected one basis and intensity per click",
