@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +44,7 @@ __all__ = [
     "LdpcCode",
     "RateChoice",
     "choose_rate",
+    "code_from_arrays",
     "ldpc_alice",
     "ldpc_bob",
     "load_codes",
@@ -71,23 +74,36 @@ KNOWN_LLR = 1000.0
 
 @dataclass(frozen=True, repr=False)
 class LdpcCode:
-    """A mother code: parity checks in CSR form and its adaptation positions.
+    """A quasi-cyclic mother code: base matrix, circulant shifts, adaptation positions.
 
-    Check ``c`` covers variables ``chk_var[chk_ptr[c] : chk_ptr[c + 1]]``; ``adapt`` lists the
-    ``d`` positions that are punctured (the first ``p``) or shortened (the rest).
+    Base row ``r`` holds the edges ``row_ptr[r] : row_ptr[r + 1]``; edge ``e`` is a ``Z x Z``
+    circulant on base column ``cols[e]`` with shift ``shifts[e]`` (lifted check ``r * Z + z``
+    covers variable ``cols[e] * Z + (z + shifts[e]) % Z``). ``adapt`` lists the ``d`` positions
+    that are punctured (the first ``p``) or shortened (the rest).
     """
 
     index: int
-    n: int
-    chk_ptr: npt.NDArray[np.int64]
-    chk_var: npt.NDArray[np.int32]
+    z: int
+    row_ptr: npt.NDArray[np.int64]
+    cols: npt.NDArray[np.int64]
+    shifts: npt.NDArray[np.int64]
     adapt: npt.NDArray[np.int64]
     key_positions: npt.NDArray[np.int64]
 
     @property
+    def n(self) -> int:
+        """Code length (bits per frame)."""
+        return (int(self.cols.max()) + 1) * self.z
+
+    @property
     def m(self) -> int:
         """Number of parity checks (syndrome bits sent per frame)."""
-        return int(self.chk_ptr.size - 1)
+        return (self.row_ptr.size - 1) * self.z
+
+    @property
+    def edges(self) -> int:
+        """Edges of the lifted graph (one decoder message each)."""
+        return self.cols.size * self.z
 
     @property
     def d(self) -> int:
@@ -108,8 +124,41 @@ class LdpcCode:
         """Rate with ``punctured`` of the ``d`` positions punctured and the rest shortened."""
         return (self.k - self.m + punctured) / self.k
 
+    def syndromes(self, words: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Syndrome of each word (F, n) -> (F, m) uint8."""
+        from euroqci.postprocessing import _ldpc_kernels as kernels
+
+        return kernels.qc_syndromes(  # type: ignore[no-any-return]
+            words, self.row_ptr, self.cols, self.shifts, self.z
+        )
+
     def __repr__(self) -> str:
-        return f"LdpcCode(n={self.n}, rate={self.rate:.3f}, d={self.d})"
+        return f"LdpcCode(n={self.n}, Z={self.z}, rate={self.rate:.3f}, d={self.d})"
+
+
+def code_from_arrays(index: int, arrays: Mapping[str, npt.NDArray[Any]]) -> LdpcCode:
+    """An :class:`LdpcCode` from the arrays that ``scripts/build_ldpc_codes.py`` stores.
+
+    ``arrays`` holds ``z`` (lifting size), ``rowdeg`` (edges per base row), ``cols`` and
+    ``shifts`` (per base edge, sorted by row) and ``adapt`` (the adaptation positions).
+    """
+    lift = int(arrays["z"])
+    ptr = np.zeros(np.asarray(arrays["rowdeg"]).size + 1, dtype=np.int64)
+    np.cumsum(arrays["rowdeg"], out=ptr[1:])
+    cols = np.asarray(arrays["cols"]).astype(np.int64)
+    n = (int(cols.max()) + 1) * lift
+    adapt = np.asarray(arrays["adapt"]).astype(np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[adapt] = False
+    return LdpcCode(
+        index=index,
+        z=lift,
+        row_ptr=ptr,
+        cols=cols,
+        shifts=np.asarray(arrays["shifts"]).astype(np.int64),
+        adapt=adapt,
+        key_positions=np.flatnonzero(keep),
+    )
 
 
 @functools.cache
@@ -119,23 +168,11 @@ def load_codes() -> tuple[LdpcCode, ...]:
     codes = []
     with resources.as_file(path) as p, np.load(p) as z:
         for i in range(int(z["count"])):
-            n = int(z[f"n_{i}"])
-            ptr = np.zeros(z[f"chkdeg_{i}"].size + 1, dtype=np.int64)
-            np.cumsum(z[f"chkdeg_{i}"], out=ptr[1:])
-            adapt = z[f"adapt_{i}"].astype(np.int64)
-            keep = np.ones(n, dtype=bool)
-            keep[adapt] = False
-            codes.append(
-                LdpcCode(
-                    index=i,
-                    n=n,
-                    chk_ptr=ptr,
-                    chk_var=z[f"var_{i}"].astype(np.int32),
-                    adapt=adapt,
-                    key_positions=np.flatnonzero(keep),
-                )
-            )
+            codes.append(code_from_arrays(i, {key: z[f"{key}_{i}"] for key in _STORED}))
     return tuple(sorted(codes, key=lambda c: -c.rate))
+
+
+_STORED = ("z", "rowdeg", "cols", "shifts", "adapt")
 
 
 @dataclass(frozen=True)
@@ -220,9 +257,9 @@ def _decode(
     parts = [p for p in np.array_split(frames, 4 * max(1, workers)) if p.size]
 
     def run(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        return kernels.ldpc_decode(  # type: ignore[no-any-return]
-            totals, c2v, syndromes, idx, code.chk_ptr, code.chk_var, iterations,
-            kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
+        return kernels.qc_decode(  # type: ignore[no-any-return]
+            totals, c2v, syndromes, idx, code.row_ptr, code.cols, code.shifts, code.z,
+            iterations, kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
         )  # fmt: skip
 
     if len(parts) <= 1 or workers <= 1:
@@ -246,7 +283,6 @@ def ldpc_bob(
     as decoded so far; verification finds it), the bits leaked, the round trips used and the
     bits Bob flipped per frame.
     """
-    from euroqci.postprocessing import _ldpc_kernels as kernels
 
     if not 0.0 < qber < 0.5:
         raise ValueError(f"qber must be a fraction in (0, 0.5), got {qber}")
@@ -278,7 +314,7 @@ def ldpc_bob(
         # every prior is positive, which keeps the decoder's sign branches predictable.
         words = np.zeros((f_count, code.n), dtype=np.uint8)
         words[:, code.key_positions] = frames[batch]
-        syndromes ^= kernels.ldpc_syndromes(words, code.chk_ptr, code.chk_var)
+        syndromes ^= code.syndromes(words)
         totals = np.full((f_count, code.n), llr, dtype=np.float32)
         # Padding after the last real bit is zero at both ends: known to Bob.
         pad_from = bits.size - batch.start * code.k
@@ -289,7 +325,7 @@ def ldpc_bob(
         totals[:, code.adapt[: choice.punctured]] = 0.0
         totals[:, code.adapt[choice.punctured :]] = np.where(short == 0, known, -known)
         priors = totals.copy()
-        c2v = np.zeros((f_count, code.chk_var.size), dtype=np.float32)
+        c2v = np.zeros((f_count, code.edges), dtype=np.float32)
         punctured = np.full(f_count, choice.punctured, dtype=np.int64)
         reports = np.zeros(f_count, dtype=np.int64)
         todo = np.arange(f_count)
@@ -337,7 +373,6 @@ def ldpc_alice(
     ``rng`` draws the adaptation bits (fresh randomness, never key); by default one seeded from
     the operating system.
     """
-    from euroqci.postprocessing import _ldpc_kernels as kernels
 
     rng = np.random.default_rng() if rng is None else rng
     start = channel.recv("ldpc-start")
@@ -350,7 +385,7 @@ def ldpc_alice(
         words = np.empty((f_count, code.n), dtype=np.uint8)
         words[:, code.key_positions] = frames[batch]
         words[:, code.adapt] = rng.integers(0, 2, (f_count, code.d), dtype=np.uint8)
-        syndromes = kernels.ldpc_syndromes(words, code.chk_ptr, code.chk_var)
+        syndromes = code.syndromes(words)
         channel.send(
             "ldpc-syndromes",
             syndromes=np.packbits(syndromes),
