@@ -251,7 +251,7 @@ def test_choose_rate_hits_the_target_rate(qber: float) -> None:
     choice = ldpc.choose_rate(qber)
     code = choice.code
     assert 0 <= choice.punctured <= code.d
-    target = 1 - ldpc.START_EFFICIENCY * binary_entropy(qber)
+    target = 1 - ldpc.start_efficiency(qber) * binary_entropy(qber)
     assert abs(code.effective_rate(choice.punctured) - target) <= 1 / code.k
     # R = (R0 - sigma) / (1 - pi - sigma), Elkouss et al. 2011.
     pi, sigma = choice.punctured / code.n, (code.d - choice.punctured) / code.n
@@ -363,7 +363,7 @@ def test_keys_are_equal_or_the_frame_is_reported_failed(small_family, seed, qber
 
 def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
     """Started far above capacity, the frames decode only after punctured bits are revealed."""
-    monkeypatch.setattr(ldpc, "START_EFFICIENCY", 0.7)
+    monkeypatch.setattr(ldpc, "START_BY_QBER", ((0.02, 0.7),))
     monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.1)
     q = 0.02
     choice = ldpc.choose_rate(q)
