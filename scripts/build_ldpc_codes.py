@@ -3,9 +3,10 @@
 Run: ``PYTHONPATH=src python scripts/build_ldpc_codes.py`` (about 2 minutes on one core;
 ``--rates 0.80,0.90 --out FILE`` builds a subset, ``--base-columns``/``--lifting`` other sizes).
 
-Nine quasi-cyclic (QC) mother codes, rates 0.50 to 0.90 in steps of 0.05, each a base matrix
-of ``BASE_COLUMNS`` columns and ``round((1 - rate) * BASE_COLUMNS)`` rows whose entries are
-circulant permutations of size ``LIFTING`` (frames of 256 x 1024 = 262144 bits). Variable
+Two families of nine quasi-cyclic (QC) mother codes, rates 0.50 to 0.90 in steps of 0.05, each
+a base matrix of ``BASE_COLUMNS`` columns and ``round((1 - rate) * BASE_COLUMNS)`` rows whose
+entries are circulant permutations of size ``Z`` in ``LIFTINGS`` (frames of 256 x 1024 = 262144
+bits, and of 256 x 128 = 32768 bits for short keys). Variable
 degrees follow the distribution that Elkouss, Leverrier, Alleaume and Boutros optimised by
 density evolution for the binary symmetric channel ("Efficient reconciliation protocol for
 discrete-variable quantum key distribution", IEEE ISIT 2009, arXiv:0901.2140, its table of
@@ -38,11 +39,13 @@ import numpy as np
 
 from euroqci.postprocessing import _ldpc_kernels as kernels
 
-#: Base columns and lifting size. Longer frames decode closer to capacity: measured on the
-#: rate-0.9 code, a mother code alone fails 20 % of frames at f = 1.15 with Z = 512 and 3 %
-#: with Z = 1024 (Z = 2048 still failed 35 % at f = 1.13, for twice the decoder memory).
+#: Base columns and lifting sizes: a family of long frames (Z = 1024, 262144 bits) and one of
+#: short frames (Z = 128, 32768 bits) for short keys, whose last, part-filled frame would
+#: otherwise leak a whole long syndrome. Longer frames decode closer to capacity: measured on
+#: the rate-0.9 code, a mother code alone fails 20 % of frames at f = 1.15 with Z = 512 and
+#: 3 % with Z = 1024 (Z = 2048 still failed 35 % at f = 1.13, for twice the decoder memory).
 BASE_COLUMNS = 256
-LIFTING = 1024
+LIFTINGS = (1024, 128)
 SEED = 20261127
 
 
@@ -197,26 +200,34 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", help="comma-separated subset of the mother rates")
     parser.add_argument("--base-columns", type=int, default=BASE_COLUMNS)
-    parser.add_argument("--lifting", type=int, default=LIFTING)
+    parser.add_argument(
+        "--lifting", default=",".join(map(str, LIFTINGS)), help="comma-separated lifting sizes"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     data: dict[str, np.ndarray] = {}
     rates = sorted(_EXPONENTS)
     if args.rates:
         rates = [r for r in rates if f"{r:.2f}" in args.rates.split(",")]
-    for i, rate in enumerate(rates):
+    built = [(z, r) for z in map(int, args.lifting.split(",")) for r in rates]
+    for i, (z_size, rate) in enumerate(built):
         t0 = time.perf_counter()
-        rng = np.random.default_rng([SEED, round(100 * rate)])
-        code = build_code(rate, args.base_columns, args.lifting, rng)
+        rng = np.random.default_rng([SEED, round(100 * rate), z_size])
+        code = build_code(rate, args.base_columns, z_size, rng)
         print(
-            f"rate {rate:.2f}: base {code['rowdeg'].size} x {args.base_columns}, Z={args.lifting},"
+            f"rate {rate:.2f}: base {code['rowdeg'].size} x {args.base_columns}, Z={z_size},"
             f" base edges {code['cols'].size}, row degrees {code['rowdeg'].min()}-"
             f"{code['rowdeg'].max()} ({time.perf_counter() - t0:.1f} s)",
             flush=True,
         )
         for key, value in code.items():
             data[f"{key}_{i}"] = value
-    np.savez_compressed(args.out, count=np.int64(len(rates)), design_rate=np.array(rates), **data)
+    np.savez_compressed(
+        args.out,
+        count=np.int64(len(built)),
+        design_rate=np.array([r for _, r in built]),
+        **data,
+    )
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 
 

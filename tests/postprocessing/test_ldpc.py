@@ -230,9 +230,11 @@ def test_shipped_codes_have_girth_at_least_six() -> None:
     assert [_four_cycles(code) for code in ldpc.load_codes()] == [0] * len(ldpc.load_codes())
 
 
-def test_shipped_family_spans_the_rates() -> None:
-    codes = ldpc.load_codes()
+@pytest.mark.parametrize("key_bits", [None, 10**5])
+def test_shipped_family_spans_the_rates(key_bits: int | None) -> None:
+    codes = ldpc.code_family(key_bits)
     assert len(codes) >= 5
+    assert len({c.z for c in codes}) == 1
     assert [c.rate for c in codes] == sorted((c.rate for c in codes), reverse=True)
     assert all(abs(c.d - 0.1 * c.n) <= 1 for c in codes)
     for code in codes:
@@ -260,7 +262,7 @@ def test_choose_rate_hits_the_target_rate(qber: float) -> None:
 
 
 def test_choose_rate_clamps_to_the_family() -> None:
-    lowest, highest = ldpc.load_codes()[-1], ldpc.load_codes()[0]
+    lowest, highest = ldpc.code_family()[-1], ldpc.code_family()[0]
     assert ldpc.choose_rate(0.2) == ldpc.RateChoice(lowest, 0, ldpc.choose_rate(0.2).step)
     assert ldpc.choose_rate(1e-5).code is highest
 
@@ -286,7 +288,15 @@ def _reconcile(a, b, qber, statuses=None):
     return out["a"], bob
 
 
-def test_ldpc_reconciles_or_reports(rng: np.random.Generator) -> None:
+def test_short_keys_take_the_short_frames() -> None:
+    long, short = ldpc.choose_rate(0.02), ldpc.choose_rate(0.02, key_bits=10**5)
+    assert short.code.n < long.code.n
+    enough = ldpc.LONG_FRAMES_MIN * long.code.k
+    assert ldpc.choose_rate(0.02, key_bits=enough).code is long.code
+
+
+def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator) -> None:
+    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # the long frames, for a short test
     q = 0.03
     code = ldpc.choose_rate(q).code
     n = 3 * code.k + 1000  # the last frame is padded
@@ -364,6 +374,7 @@ def test_keys_are_equal_or_the_frame_is_reported_failed(small_family, seed, qber
 def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
     """Started far above capacity, the frames decode only after punctured bits are revealed."""
     monkeypatch.setattr(ldpc, "START_BY_QBER", ((0.02, 0.7),))
+    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
     monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.1)
     q = 0.02
     choice = ldpc.choose_rate(q)
@@ -381,6 +392,7 @@ def test_failed_frames_are_left_for_verification(monkeypatch, rng) -> None:
     """Far too many errors: nothing decodes, every frame differs and nothing is hidden."""
     monkeypatch.setattr(ldpc, "FIRST_ITERATIONS", 3)
     monkeypatch.setattr(ldpc, "RESUME_ITERATIONS", 1)
+    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
     code = ldpc.choose_rate(0.01).code
     n = code.k
     a = rng.integers(0, 2, n, dtype=np.uint8)

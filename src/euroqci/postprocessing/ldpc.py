@@ -46,6 +46,7 @@ __all__ = [
     "LdpcCode",
     "RateChoice",
     "choose_rate",
+    "code_family",
     "code_from_arrays",
     "ldpc_alice",
     "ldpc_bob",
@@ -82,6 +83,8 @@ ROOM_SHARE = 0.5
 #: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (0.03 gave f 0.01 lower
 #: than 0.04 at QBER 1-3 % for 30-40 % less throughput).
 STEP_EFFICIENCY = 0.04
+#: Keys shorter than this many frames of the longest codes use the shortest (``code_family``).
+LONG_FRAMES_MIN = 8
 #: Code bits per batch of frames (one blind exchange each): bounds the decoder state (one
 #: float32 message per edge and frame) to about 60 MB.
 BATCH_BITS = 2**21
@@ -180,7 +183,7 @@ def code_from_arrays(index: int, arrays: Mapping[str, npt.NDArray[Any]]) -> Ldpc
 
 @functools.cache
 def load_codes() -> tuple[LdpcCode, ...]:
-    """The shipped mother codes, from the highest rate to the lowest."""
+    """The shipped mother codes (every frame length), from the highest rate to the lowest."""
     path = resources.files("euroqci.postprocessing") / "codes" / "ldpc_codes.npz"
     codes = []
     with resources.as_file(path) as p, np.load(p) as z:
@@ -209,13 +212,30 @@ def start_efficiency(qber: float) -> float:
     return float(np.interp(qber, q, f))
 
 
-def choose_rate(qber: float) -> RateChoice:
-    """The mother code and puncturing that give rate ``1 - START_EFFICIENCY * h(qber)``.
+def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
+    """The shipped codes of one frame length, highest rate first.
+
+    The longest frames when the key fills at least ``LONG_FRAMES_MIN`` of them (or when
+    ``key_bits`` is None), else the shortest: the last frame of a key is padded, and a
+    part-filled frame leaks a whole syndrome.
+    """
+    by_z: dict[int, list[LdpcCode]] = {}
+    for code in load_codes():
+        by_z.setdefault(code.z, []).append(code)
+    longest = by_z[max(by_z)]
+    if key_bits is None or key_bits >= LONG_FRAMES_MIN * min(c.k for c in longest):
+        return tuple(longest)
+    return tuple(by_z[min(by_z)])
+
+
+def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
+    """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``.
 
     Among the codes that reach that rate, the one whose punctured share is closest to
     ``ROOM_SHARE`` of its adaptation positions: enough punctured positions left for the blind
     reveals, and not so many that belief propagation slows down (a punctured position starts
-    with no information). The rate is clamped to what the family covers.
+    with no information). The rate is clamped to what the family covers; the family is the
+    one :func:`code_family` gives for ``key_bits``.
 
     >>> c = choose_rate(0.02)
     >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - 1.13 h(0.02)
@@ -224,14 +244,14 @@ def choose_rate(qber: float) -> RateChoice:
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
     target = 1.0 - start_efficiency(qber) * h
     best: tuple[float, int, LdpcCode] | None = None
-    for code in load_codes():
+    codes = code_family(key_bits)
+    for code in codes:
         # effective_rate(p) = target  <=>  p = target * k - k + m
         p = round(target * code.k - code.k + code.m)
         score = abs(p - ROOM_SHARE * code.d)
         if 0 <= p <= code.d and (best is None or score < best[0]):
             best = (score, p, code)
     if best is None:
-        codes = load_codes()
         high = target > codes[0].effective_rate(codes[0].d)
         best = (0.0, codes[0].d, codes[0]) if high else (0.0, 0, codes[-1])
     _, p, code = best
@@ -311,7 +331,7 @@ def ldpc_bob(
 
     if not 0.0 < qber < 0.5:
         raise ValueError(f"qber must be a fraction in (0, 0.5), got {qber}")
-    choice = choose_rate(qber)
+    choice = choose_rate(qber, key_bits=int(bits.size))
     code = choice.code
     frames = _frames(bits, code.k)
     n_frames = frames.shape[0]
