@@ -1,7 +1,7 @@
 """Speed and efficiency of the post-processing engine (prints numbers and the command).
 
 Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]
-[--cascade-fer BATCHES]``
+[--cascade-fer BATCHES] [--ldpc] [--ldpc-fer FRAMES]``
 
 ``--large`` adds privacy amplification at n = 1e8 (about 4 GB of memory, two runs).
 Throughput is sifted bits per second of wall time; "per core" divides by the CPU time of the
@@ -245,16 +245,25 @@ def main() -> None:
     parser.add_argument(
         "--cascade-fer", type=int, metavar="BATCHES", help="Cascade FER over BATCHES x 64 frames"
     )
+    parser.add_argument(
+        "--ldpc-fer", type=int, metavar="FRAMES", help="LDPC f and FER over FRAMES long frames"
+    )
     args = parser.parse_args()
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
     options = (" --large" * args.large) + (f" --only {args.only}" if args.only else "")
     options += " --ldpc" * args.ldpc
     options += f" --cascade-fer {args.cascade_fer}" if args.cascade_fer else ""
+    options += f" --ldpc-fer {args.ldpc_fer}" if args.ldpc_fer else ""
     print(command + options)
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.cascade_fer:
         for q in (0.01, 0.05):
             bench_cascade_fer(q, args.cascade_fer)
+        return
+    if args.ldpc_fer:
+        bench_ldpc(2**16, 0.02, repeats=1)  # warm-up: loads the compiled kernels
+        for q in (0.01, 0.02, 0.03, 0.05):
+            bench_ldpc(None, q, repeats=1, frames=args.ldpc_fer)
         return
     if args.ldpc:
         _ldpc_rows()
