@@ -69,7 +69,7 @@ RESTART_ON_REVEAL = True
 #: most of their frames decode (measured f = 1.19 / 1.16 / 1.13 / 1.10 at QBER 1 / 2 / 3 / 5 %
 #: whatever the start below it), so that few attempts are spent on frames that cannot decode
 #: yet. Starting at 1.16 / 1.13 / 1.12 / 1.10 gave the same f within 0.005 at QBER 1-3 % for
-#: 40-60 % of the throughput.
+#: about half the throughput.
 START_EFFICIENCY = 1.12
 START_BY_QBER: tuple[tuple[float, float], ...] = (
     (0.01, 1.19),
