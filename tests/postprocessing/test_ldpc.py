@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import math
 import threading
 from pathlib import Path
@@ -406,3 +407,21 @@ def test_bob_refuses_a_qber_outside_zero_to_one_half(rng) -> None:
     _, ch_b = memory_channel_pair(SECRET)
     with pytest.raises(ValueError, match="qber"):
         ldpc.ldpc_bob(ch_b, rng.integers(0, 2, 100, dtype=np.uint8), qber=0.0)
+
+
+def test_distill_cli_with_ldpc_gives_equal_keys(tmp_path: Path) -> None:
+    """``euroqci distill SPEC --method ldpc``: a short key, so the 32768-bit frames."""
+    from typer.testing import CliRunner
+
+    from euroqci.cli.main import app
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "distill-link.json"
+    args = ["distill", str(example), "--pulses", "1e7", "--method", "ldpc", "--json"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["keys_equal"] is True and out["verification_passed"] is True
+    assert out["secret_bits"] > 0
+    # 3.3e5 sifted bits fill about 11 short frames; two long ones would leak f = 1.6.
+    assert 1.0 < out["reconciliation_efficiency"] < 1.4
+    assert (tmp_path / "alice.key").read_bytes() == (tmp_path / "bob.key").read_bytes()
