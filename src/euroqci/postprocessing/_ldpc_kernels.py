@@ -1,10 +1,16 @@
-"""Numeric kernels of LDPC reconciliation: code construction, syndromes, belief propagation.
+"""Numeric kernels of LDPC reconciliation on quasi-cyclic codes: construction, syndromes, decoding.
 
 Pure functions on numpy arrays, compiled with numba through ``euroqci._jit.njit`` (plain Python
-under ``NUMBA_DISABLE_JIT=1``). A parity-check matrix is held in CSR form by checks: check ``c``
-covers variables ``chk_var[chk_ptr[c] : chk_ptr[c + 1]]``; edge ``e`` is position ``e`` of
-``chk_var``, and the decoder keeps one check-to-variable message per edge in that order so that
-a check's messages are contiguous in memory.
+under ``NUMBA_DISABLE_JIT=1``).
+
+A quasi-cyclic (QC) code is a base matrix of ``mb`` rows and ``nb`` columns whose non-zero
+entries are ``Z x Z`` circulant permutations, listed as base edges sorted by row:
+row ``r`` holds edges ``row_ptr[r] : row_ptr[r + 1]``, edge ``e`` joins base column
+``cols[e]`` with shift ``shifts[e]``. Lifted check ``r * Z + z`` covers variable
+``cols[e] * Z + (z + shifts[e]) % Z`` for each edge ``e`` of row ``r``. The ``Z`` checks of a
+base row touch every variable of a block column at most once, so they are updated together:
+each edge is a rotated contiguous vector of length ``Z``, which the compiler vectorises.
+Check-to-variable messages are kept as ``c2v[e * Z + z]`` (edge-major).
 """
 
 from __future__ import annotations
@@ -13,130 +19,236 @@ import numpy as np
 
 from euroqci._jit import njit
 
-
-@njit(cache=True, nogil=True)
-def _least_loaded_unseen(seen_c, stamp, chk_deg, max_check_degree, tie_breaks):
-    """The check not reached at ``stamp`` with the lowest degree below ``max_check_degree``,
-    ties broken by the lowest ``tie_breaks``; -1 if there is none."""
-    best = -1
-    for c in range(seen_c.shape[0]):
-        if seen_c[c] != stamp and chk_deg[c] < max_check_degree:
-            if (
-                best < 0
-                or chk_deg[c] < chk_deg[best]
-                or (chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best])
-            ):
-                best = c
-    return best
-
-
-@njit(cache=True, nogil=True)
-def peg_construct(var_degrees, n_checks, max_check_degree, tie_breaks):
-    """Progressive edge growth (Hu, Eleftheriou, Arnold, IEEE TIT 51, 386 (2005), Alg. 1).
-
-    ``var_degrees`` in non-decreasing order; each new edge of variable ``j`` goes to a check
-    node outside the deepest reachable BFS level from ``j`` (maximising the local girth),
-    the one of lowest degree among them, ties broken by ``tie_breaks`` (random floats, one per
-    check). Returns ``var_adj`` (n, dmax) with -1 padding.
-    """
-    n = var_degrees.shape[0]
-    dmax = var_degrees.max()
-    var_adj = -np.ones((n, dmax), dtype=np.int64)
-    var_deg = np.zeros(n, dtype=np.int64)
-    chk_adj = -np.ones((n_checks, max_check_degree), dtype=np.int64)
-    chk_deg = np.zeros(n_checks, dtype=np.int64)
-    seen_c = np.zeros(n_checks, dtype=np.int64)
-    seen_v = np.zeros(n, dtype=np.int64)
-    frontier = np.empty(n, dtype=np.int64)
-    nxt = np.empty(n, dtype=np.int64)
-    stamp = 0
-    for j in range(n):
-        for k in range(var_degrees[j]):
-            best = -1
-            if k > 0:
-                stamp += 1
-                seen_v[j] = stamp
-                n_seen = 0
-                for e in range(var_deg[j]):
-                    c = var_adj[j, e]
-                    if seen_c[c] != stamp:
-                        seen_c[c] = stamp
-                        n_seen += 1
-                nf = 1
-                frontier[0] = j
-                while True:
-                    nn = 0
-                    before = n_seen
-                    for t in range(nf):
-                        v = frontier[t]
-                        for e in range(var_deg[v]):
-                            c = var_adj[v, e]
-                            for f in range(chk_deg[c]):
-                                u = chk_adj[c, f]
-                                if seen_v[u] != stamp:
-                                    seen_v[u] = stamp
-                                    nxt[nn] = u
-                                    nn += 1
-                                    for g in range(var_deg[u]):
-                                        c2 = var_adj[u, g]
-                                        if seen_c[c2] != stamp:
-                                            seen_c[c2] = stamp
-                                            n_seen += 1
-                    if n_seen == n_checks or n_seen == before or nn == 0:
-                        break
-                    # Remember the checks not reached yet: if the next level reaches all of
-                    # them, the edge goes to one of these (the farthest ones).
-                    best = _least_loaded_unseen(
-                        seen_c, stamp, chk_deg, max_check_degree, tie_breaks
-                    )
-                    for t in range(nn):
-                        frontier[t] = nxt[t]
-                    nf = nn
-                if n_seen < n_checks:
-                    best = _least_loaded_unseen(
-                        seen_c, stamp, chk_deg, max_check_degree, tie_breaks
-                    )
-            if best < 0:
-                for c in range(n_checks):
-                    ok = chk_deg[c] < max_check_degree
-                    for e in range(var_deg[j]):
-                        if var_adj[j, e] == c:
-                            ok = False
-                    if ok and (
-                        best < 0
-                        or chk_deg[c] < chk_deg[best]
-                        or (chk_deg[c] == chk_deg[best] and tie_breaks[c] < tie_breaks[best])
-                    ):
-                        best = c
-            var_adj[j, var_deg[j]] = best
-            var_deg[j] += 1
-            chk_adj[best, chk_deg[best]] = j
-            chk_deg[best] += 1
-    return var_adj
-
-
-@njit(cache=True, nogil=True)
-def ldpc_syndromes(frames, chk_ptr, chk_var):
-    """Syndrome of each frame (F, n) for the parity checks in CSR form -> (F, m) uint8."""
-    n_frames = frames.shape[0]
-    m = chk_ptr.shape[0] - 1
-    out = np.zeros((n_frames, m), dtype=np.uint8)
-    for f in range(n_frames):
-        for c in range(m):
-            s = 0
-            for e in range(chk_ptr[c], chk_ptr[c + 1]):
-                s ^= frames[f, chk_var[e]]
-            out[f, c] = s
-    return out
-
-
-#: Check-node rules of :func:`ldpc_decode`.
+#: Check-node rules of :func:`qc_decode`.
 RULE_SUM_PRODUCT = 0
 RULE_SUM_PRODUCT_TABLE = 1
 RULE_MIN_SUM = 2
 #: The table of phi(x) = -ln tanh(x / 2) samples bins of this width, up to PHI_TABLE_MAX.
-PHI_STEP = 1.0 / 128.0
-PHI_TABLE_MAX = 24.0
+PHI_STEP = 1.0 / 512.0
+PHI_TABLE_MAX = 16.0
+
+
+@njit(cache=True, nogil=True)
+def _bfs_levels(
+    j,
+    n_b,
+    m_b,
+    z_size,
+    col_edges,
+    col_deg,
+    row_edges,
+    row_deg,
+    e_col,
+    e_shift,
+    e_row,
+    level_c,
+    seen_v,
+    frontier,
+    nxt,
+):
+    """Breadth-first search in the lifted graph from variable ``(j, 0)``.
+
+    Writes ``level_c[check]``: the depth (1, 2, ...) at which each lifted check is first
+    reached, or 0 if it is not reached. Returns the deepest level reached.
+    """
+    level_c[:] = 0
+    seen_v[:] = 0
+    seen_v[j * z_size] = 1
+    frontier[0] = j * z_size
+    nf = 1
+    depth = 0
+    while nf > 0:
+        depth += 1
+        nn = 0
+        for t in range(nf):
+            v = frontier[t]
+            jb = v // z_size
+            tv = v - jb * z_size
+            for k in range(col_deg[jb]):
+                e = col_edges[jb, k]
+                r = e_row[e]
+                zc = tv - e_shift[e]
+                if zc < 0:
+                    zc += z_size
+                c = r * z_size + zc
+                if level_c[c] != 0:
+                    continue
+                level_c[c] = depth
+                for q in range(row_deg[r]):
+                    f = row_edges[r, q]
+                    zv = zc + e_shift[f]
+                    if zv >= z_size:
+                        zv -= z_size
+                    u = e_col[f] * z_size + zv
+                    if seen_v[u] == 0:
+                        seen_v[u] = 1
+                        nxt[nn] = u
+                        nn += 1
+        for t in range(nn):
+            frontier[t] = nxt[t]
+        nf = nn
+    last = 0
+    for c in range(m_b * z_size):
+        last = max(last, level_c[c])
+    return last
+
+
+@njit(cache=True, nogil=True)
+def qc_peg(col_degrees, m_b, z_size, max_row_degree, row_ties, shift_starts):
+    """Quasi-cyclic progressive edge growth (Li and Kim, "Efficient progressive edge-growth
+    algorithm based on Chinese remainder theorem" / QC-PEG, IEEE GLOBECOM 2004; Hu, Eleftheriou,
+    Arnold, IEEE TIT 51, 386 (2005), Alg. 1, applied to circulant blocks).
+
+    Columns are taken in the given order (non-decreasing degree, as in PEG). Each new base edge
+    of column ``j`` is a circulant: a row ``r`` and a shift ``s``. A breadth-first search of the
+    lifted graph from variable ``(j, 0)`` finds the lifted checks farthest from it (not reached
+    at all, or else reached last); among them the edge takes the row of lowest degree (ties by
+    ``row_ties``) that column ``j`` does not use yet, and the shift that joins ``(j, 0)`` to one
+    of that row's farthest checks (the first found scanning from ``shift_starts[edge]``). The
+    lifted graph is invariant under the cyclic shift of each block, so every variable of the
+    column gets the local girth of ``(j, 0)``.
+
+    Returns ``(rows, cols, shifts)`` of the base edges in the order they were placed.
+    """
+    n_b = col_degrees.shape[0]
+    total = 0
+    dmax = 0
+    for j in range(n_b):
+        total += col_degrees[j]
+        dmax = max(dmax, col_degrees[j])
+    e_row = np.empty(total, dtype=np.int64)
+    e_col = np.empty(total, dtype=np.int64)
+    e_shift = np.empty(total, dtype=np.int64)
+    col_edges = np.empty((n_b, dmax), dtype=np.int64)
+    col_deg = np.zeros(n_b, dtype=np.int64)
+    row_edges = np.empty((m_b, max_row_degree), dtype=np.int64)
+    row_deg = np.zeros(m_b, dtype=np.int64)
+    level_c = np.zeros(m_b * z_size, dtype=np.int64)
+    seen_v = np.zeros(n_b * z_size, dtype=np.uint8)
+    frontier = np.empty(n_b * z_size, dtype=np.int64)
+    nxt = np.empty(n_b * z_size, dtype=np.int64)
+    used = np.zeros(m_b, dtype=np.uint8)
+    e = 0
+    for j in range(n_b):
+        used[:] = 0
+        for k in range(col_degrees[j]):
+            target = 0  # level the edge should reach: 0 = an unreached check
+            if k > 0:
+                deepest = _bfs_levels(
+                    j,
+                    n_b,
+                    m_b,
+                    z_size,
+                    col_edges,
+                    col_deg,
+                    row_edges,
+                    row_deg,
+                    e_col,
+                    e_shift,
+                    e_row,
+                    level_c,
+                    seen_v,
+                    frontier,
+                    nxt,
+                )
+                unreached = False
+                for c in range(m_b * z_size):
+                    if level_c[c] == 0 and used[c // z_size] == 0:
+                        unreached = True
+                        break
+                if not unreached:
+                    target = deepest
+            best = -1
+            best_z = -1
+            for r in range(m_b):
+                if used[r] or row_deg[r] >= max_row_degree:
+                    continue
+                if best >= 0 and (
+                    row_deg[r] > row_deg[best]
+                    or (row_deg[r] == row_deg[best] and row_ties[r] >= row_ties[best])
+                ):
+                    continue
+                # A check of row r at the target level, scanning from a random start.
+                found = -1
+                for q in range(z_size):
+                    zc = (shift_starts[e] + q) % z_size
+                    if k == 0 or level_c[r * z_size + zc] == target:
+                        found = zc
+                        break
+                if found >= 0:
+                    best = r
+                    best_z = found
+            if best < 0:
+                # No row offers a check at the target level: the least loaded unused row,
+                # joined to its farthest check.
+                for r in range(m_b):
+                    if (
+                        used[r] == 0
+                        and row_deg[r] < max_row_degree
+                        and (best < 0 or row_deg[r] < row_deg[best])
+                    ):
+                        best = r
+                far = -1
+                for q in range(z_size):
+                    zc = (shift_starts[e] + q) % z_size
+                    lv = level_c[best * z_size + zc]
+                    score = 1 << 40 if lv == 0 else lv
+                    if score > far:
+                        far = score
+                        best_z = zc
+            # Check (best, z) joins variable (j, (z + s) % Z) = (j, 0).
+            s = (z_size - best_z) % z_size
+            e_row[e] = best
+            e_col[e] = j
+            e_shift[e] = s
+            col_edges[j, col_deg[j]] = e
+            col_deg[j] += 1
+            row_edges[best, row_deg[best]] = e
+            row_deg[best] += 1
+            used[best] = 1
+            e += 1
+    return e_row, e_col, e_shift
+
+
+@njit(cache=True, nogil=True)
+def qc_expand(row_ptr, cols, shifts, z_size):
+    """The lifted parity-check matrix in CSR form by checks: ``(chk_ptr, chk_var)``."""
+    m_b = row_ptr.shape[0] - 1
+    chk_ptr = np.zeros(m_b * z_size + 1, dtype=np.int64)
+    chk_var = np.empty(row_ptr[m_b] * z_size, dtype=np.int64)
+    k = 0
+    for r in range(m_b):
+        for z in range(z_size):
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                chk_var[k] = cols[e] * z_size + (z + shifts[e]) % z_size
+                k += 1
+            chk_ptr[r * z_size + z + 1] = k
+    return chk_ptr, chk_var
+
+
+@njit(cache=True, nogil=True)
+def qc_syndromes(words, row_ptr, cols, shifts, z_size):
+    """Syndrome of each word (F, n) uint8 -> (F, m) uint8."""
+    n_frames = words.shape[0]
+    m_b = row_ptr.shape[0] - 1
+    out = np.zeros((n_frames, m_b * z_size), dtype=np.uint8)
+    for f in range(n_frames):
+        w = words[f]
+        o = out[f]
+        for r in range(m_b):
+            c0 = r * z_size
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                base = cols[e] * z_size
+                s = shifts[e]
+                head = o[c0 : c0 + z_size - s]
+                tail = o[c0 + z_size - s : c0 + z_size]
+                src_head = w[base + s : base + z_size]
+                src_tail = w[base : base + s]
+                for z in range(z_size - s):
+                    head[z] ^= src_head[z]
+                for z in range(s):
+                    tail[z] ^= src_tail[z]
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -156,37 +268,94 @@ def phi_table():
     return out
 
 
-@njit(cache=True, nogil=True)
-def ldpc_decode(totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_iterations, rule, scale):
-    """Layered belief propagation towards a syndrome, resumable; returns success per frame.
+@njit(cache=True, nogil=True, inline="always")
+def _rotate_in(out, block, s, z_size):
+    """``out[z] = block[(z + s) % Z]``, as two contiguous copies (slices keep the indices
+    provably non-negative, so numba emits no wrap-around test and the loops vectorise)."""
+    head = out[: z_size - s]
+    tail = out[z_size - s :]
+    src_head = block[s:]
+    src_tail = block[:s]
+    for z in range(z_size - s):
+        head[z] = src_head[z]
+    for z in range(s):
+        tail[z] = src_tail[z]
 
-    Layered (serial-by-check) schedule: each check reads its variables' current totals, so a
-    check sees the messages of the checks before it in the same sweep and the decoder converges
-    in about half the iterations of the flooding schedule (Hocevar, IEEE SiPS 2004).
-    Check rules: ``RULE_SUM_PRODUCT``, the exact tanh rule; ``RULE_SUM_PRODUCT_TABLE``, the
-    same rule in the phi domain with phi read from a table of bins ``PHI_STEP`` wide (what this
-    module uses for speed: two table reads per edge instead of a tanh and an arctanh);
-    ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier, IEEE Commun. Lett. 6, 208 (2002))
-    with factor ``scale`` (fast, but on the BSC-optimised codes, whose variable degrees
-    reach 70, it loses far more than its usual 0.1-0.2 dB: the protocol does not use it).
+
+@njit(cache=True, nogil=True, inline="always")
+def _rotate_out(block, vec, s, z_size):
+    """``block[(z + s) % Z] = vec[z]``, the inverse of :func:`_rotate_in`."""
+    head = vec[: z_size - s]
+    tail = vec[z_size - s :]
+    dst_head = block[s:]
+    dst_tail = block[:s]
+    for z in range(z_size - s):
+        dst_head[z] = head[z]
+    for z in range(s):
+        dst_tail[z] = tail[z]
+
+
+@njit(cache=True, nogil=True)
+def _syndrome_met(tot, syn, row_ptr, cols, shifts, z_size, par):
+    """True when the hard decision of ``tot`` meets ``syn`` (stops at the first bad row)."""
+    m_b = row_ptr.shape[0] - 1
+    for r in range(m_b):
+        c0 = r * z_size
+        for z in range(z_size):
+            par[z] = syn[c0 + z]
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            base = cols[e] * z_size
+            s = shifts[e]
+            head = par[: z_size - s]
+            tail = par[z_size - s :]
+            src_head = tot[base + s : base + z_size]
+            src_tail = tot[base : base + s]
+            for z in range(z_size - s):
+                head[z] ^= np.uint8(src_head[z] < 0)
+            for z in range(s):
+                tail[z] ^= np.uint8(src_tail[z] < 0)
+        bad = np.uint8(0)
+        for z in range(z_size):
+            bad |= par[z]
+        if bad:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def qc_decode(
+    totals, c2v, syndromes, frame_index, row_ptr, cols, shifts, z_size, max_iterations, rule, scale
+):
+    """Layered belief propagation towards a syndrome on a QC code, resumable.
+
+    Layered schedule by base rows: the ``Z`` checks of a base row share no variable, so they
+    are updated at once as vectors of length ``Z``, each reading the current totals (a check
+    sees the messages of the rows before it in the same sweep: about half the sweeps of the
+    flooding schedule, Hocevar, IEEE SiPS 2004). Check rules: ``RULE_SUM_PRODUCT``, the exact
+    rule in the phi domain (``phi(x) = -ln tanh(x/2)`` evaluated with ``log``/``tanh``);
+    ``RULE_SUM_PRODUCT_TABLE``, the same with phi read from a table of bins ``PHI_STEP`` wide
+    (what the protocol uses); ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier,
+    IEEE Commun. Lett. 6, 208 (2002)) with factor ``scale``.
 
     Parameters
     ----------
     totals : (F, n) float32
         Per frame, the a-posteriori LLR of each variable, ``prior + sum of c2v`` (positive means
         bit 0). Start with the priors; updated in place.
-    c2v : (F, E) float32
-        Check-to-variable messages in edge order; start with zeros; updated in place. Keeping
+    c2v : (F, E * Z) float32
+        Check-to-variable messages (edge-major); start with zeros; updated in place. Keeping
         ``totals`` and ``c2v`` lets a caller change some priors (add the change to ``totals``)
         and resume where the last call stopped.
     syndromes : (F, m) uint8
         The syndrome each frame must meet.
     frame_index : (K,) int64
         The frames to decode in this call.
-    chk_ptr, chk_var : int
-        The parity-check matrix (CSR by checks).
+    row_ptr, cols, shifts : int64
+        The base matrix (edges sorted by row) and circulant shifts.
+    z_size : int
+        Lifting size ``Z``.
     max_iterations : int
-        Sweeps over all checks before giving up on a frame.
+        Sweeps over all rows before giving up on a frame.
     rule : int
         One of the ``RULE_*`` constants.
     scale : float
@@ -198,21 +367,25 @@ def ldpc_decode(totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_itera
         1 where the hard decision of ``totals`` meets the syndrome (the decoder stops there),
         0 where it does not after ``max_iterations`` (a failure, reported, never hidden).
     """
-    m = chk_ptr.shape[0] - 1
-    max_deg = 0
-    for c in range(m):
-        max_deg = max(max_deg, chk_ptr[c + 1] - chk_ptr[c])
-    x = np.empty(max_deg, dtype=np.float32)
-    a = np.empty(max_deg, dtype=np.float32)
+    m_b = row_ptr.shape[0] - 1
+    dmax = 0
+    for r in range(m_b):
+        dmax = max(dmax, row_ptr[r + 1] - row_ptr[r])
+    x = np.empty((dmax, z_size), dtype=np.float32)
+    a = np.empty((dmax, z_size), dtype=np.float32)
+    acc = np.empty(z_size, dtype=np.float32)
+    min2 = np.empty(z_size, dtype=np.float32)
+    arg = np.empty(z_size, dtype=np.int32)
+    par = np.empty(z_size, dtype=np.uint8)
     table = phi_table()
-    last = table.shape[0] - 1
+    last = np.uint32(table.shape[0] - 1)
     inv_step = np.float32(1.0 / PHI_STEP)
     sc = np.float32(scale)
-    big = np.float32(3.0e38)
-    one = np.float32(1.0)
     zero = np.float32(0.0)
-    clip = np.float32(0.9999999)
-    tiny = np.float32(1e-7)
+    half = np.float32(0.5)
+    tiny = np.float32(1e-6)
+    huge = np.float32(3.0e38)
+    phi_max = np.float32(-np.log(np.tanh(0.5 * 1e-6)))
     ok = np.zeros(frame_index.shape[0], dtype=np.uint8)
     for k in range(frame_index.shape[0]):
         f = frame_index[k]
@@ -222,90 +395,92 @@ def ldpc_decode(totals, c2v, syndromes, frame_index, chk_ptr, chk_var, max_itera
         for it in range(max_iterations + 1):
             # Stop as soon as the hard decision meets the syndrome (checked before each
             # sweep, so a resumed frame that already decodes costs one pass).
-            met = True
-            for c in range(m):
-                s = np.int64(syn[c])
-                for e in range(chk_ptr[c], chk_ptr[c + 1]):
-                    s ^= np.int64(tot[chk_var[e]] < zero)
-                if s != 0:
-                    met = False
-                    break
-            if met:
+            if _syndrome_met(tot, syn, row_ptr, cols, shifts, z_size, par):
                 ok[k] = 1
                 break
             if it == max_iterations:
                 break
-            for c in range(m):
-                start = chk_ptr[c]
-                deg = chk_ptr[c + 1] - start
-                parity = np.int64(syn[c])
-                if rule == RULE_SUM_PRODUCT_TABLE:
-                    total_phi = zero
-                    # Branch-free signs: with the decoder run on the error pattern most
-                    # signs agree, but shortened and punctured bits make them data-dependent.
-                    for i in range(deg):
-                        e = start + i
-                        v = tot[chk_var[e]] - msg[e]
-                        x[i] = v
-                        parity ^= np.int64(v < zero)
-                        j = min(np.int64(abs(v) * inv_step), last)
-                        a[i] = table[j]
-                        total_phi += table[j]
-                    sign = one - np.float32(2 * parity)
-                    for i in range(deg):
-                        e = start + i
-                        v = x[i]
-                        r = max(total_phi - a[i], zero)
-                        mag = table[min(np.int64(r * inv_step), last)]
-                        new = mag * sign
-                        if v < zero:
-                            new = -new
-                        tot[chk_var[e]] = v + new
-                        msg[e] = new
-                elif rule == RULE_MIN_SUM:
-                    min1 = big
-                    min2 = big
-                    arg = -1
-                    for i in range(deg):
-                        e = start + i
-                        v = tot[chk_var[e]] - msg[e]
-                        x[i] = v
-                        if v < 0:
-                            parity ^= 1
-                            v = -v
-                        if v < min1:
-                            min2 = min1
-                            min1 = v
-                            arg = i
-                        elif v < min2:
-                            min2 = v
-                    m1 = sc * min1
-                    m2 = sc * min2
-                    for i in range(deg):
-                        e = start + i
-                        v = x[i]
-                        mag = m2 if i == arg else m1
-                        neg = parity ^ (1 if v < 0 else 0)
-                        new = -mag if neg else mag
-                        tot[chk_var[e]] = v + new
-                        msg[e] = new
-                else:
-                    prod = one if parity == 0 else -one
-                    for i in range(deg):
-                        e = start + i
-                        v = tot[chk_var[e]] - msg[e]
-                        x[i] = v
-                        t = np.float32(np.tanh(np.float32(0.5) * v))
-                        if abs(t) < tiny:
-                            t = tiny if t >= 0 else -tiny
-                        a[i] = t
-                        prod *= t
-                    for i in range(deg):
-                        e = start + i
-                        r = min(max(prod / a[i], -clip), clip)
-                        new = np.float32(2.0 * np.arctanh(r))
-                        tot[chk_var[e]] = x[i] + new
-                        msg[e] = new
+            for r in range(m_b):
+                c0 = r * z_size
+                start = row_ptr[r]
+                deg = row_ptr[r + 1] - start
+                for z in range(z_size):
+                    par[z] = syn[c0 + z]
+                    acc[z] = zero
+                    min2[z] = huge
+                    arg[z] = 0
+                if rule == RULE_MIN_SUM:
+                    acc[:] = huge
+                # Gather: x = total - message, rotated into check order.
+                for i in range(deg):
+                    e = start + i
+                    base = cols[e] * z_size
+                    s = shifts[e]
+                    xi = x[i]
+                    _rotate_in(xi, tot[base : base + z_size], s, z_size)
+                    me = msg[e * z_size : (e + 1) * z_size]
+                    if rule == RULE_SUM_PRODUCT_TABLE:
+                        ai = a[i]
+                        for z in range(z_size):
+                            v = xi[z] - me[z]
+                            xi[z] = v
+                            par[z] ^= np.uint8(v < zero)
+                            p = table[min(np.uint32(abs(v) * inv_step), last)]
+                            ai[z] = p
+                            acc[z] += p
+                    elif rule == RULE_MIN_SUM:
+                        for z in range(z_size):
+                            v = xi[z] - me[z]
+                            xi[z] = v
+                            par[z] ^= np.uint8(v < zero)
+                            av = abs(v)
+                            m1 = acc[z]
+                            if av < m1:
+                                min2[z] = m1
+                                acc[z] = av
+                                arg[z] = i
+                            elif av < min2[z]:
+                                min2[z] = av
+                    else:
+                        ai = a[i]
+                        for z in range(z_size):
+                            v = xi[z] - me[z]
+                            xi[z] = v
+                            par[z] ^= np.uint8(v < zero)
+                            p = min(-np.log(np.tanh(half * max(abs(v), tiny))), phi_max)
+                            ai[z] = p
+                            acc[z] += p
+                # Scatter: new messages and totals, rotated back into variable order.
+                for i in range(deg):
+                    e = start + i
+                    me = msg[e * z_size : (e + 1) * z_size]
+                    xi = x[i]
+                    ai = a[i]
+                    if rule == RULE_SUM_PRODUCT_TABLE:
+                        for z in range(z_size):
+                            v = xi[z]
+                            rest = max(acc[z] - ai[z], zero)
+                            mag = table[min(np.uint32(rest * inv_step), last)]
+                            new = -mag if par[z] ^ np.uint8(v < zero) else mag
+                            me[z] = new
+                            xi[z] = v + new
+                    elif rule == RULE_MIN_SUM:
+                        for z in range(z_size):
+                            v = xi[z]
+                            mag = sc * (min2[z] if arg[z] == i else acc[z])
+                            new = -mag if par[z] ^ np.uint8(v < zero) else mag
+                            me[z] = new
+                            xi[z] = v + new
+                    else:
+                        for z in range(z_size):
+                            v = xi[z]
+                            rest = max(acc[z] - ai[z], tiny)
+                            mag = min(-np.log(np.tanh(half * rest)), phi_max)
+                            new = -mag if par[z] ^ np.uint8(v < zero) else mag
+                            me[z] = new
+                            xi[z] = v + new
+                    base = cols[e] * z_size
+                    _rotate_out(tot[base : base + z_size], xi, shifts[e], z_size)
     return ok
 
 

@@ -1,7 +1,8 @@
-"""LDPC syndrome reconciliation, rate-adaptive and blind, on a family of shipped PEG codes.
+"""LDPC syndrome reconciliation, rate-adaptive and blind, on shipped quasi-cyclic PEG codes.
 
-Mother codes of ``n`` bits (``scripts/build_ldpc_codes.py``: degree distributions optimised for
-the binary symmetric channel, progressive edge growth) ship as ``codes/ldpc_codes.npz``. Each
+Quasi-cyclic mother codes of ``n = 262144`` bits (``scripts/build_ldpc_codes.py``: degree
+distributions optimised for the binary symmetric channel, quasi-cyclic progressive edge growth,
+circulants of ``Z = 1024``) ship as ``codes/ldpc_codes.npz`` (base matrices and shifts). Each
 has ``d`` adaptation positions that carry no key: Alice fills them with fresh random bits,
 *punctures* the first ``p`` (Bob knows nothing of them) and *shortens* the rest (she tells Bob
 their values), so a frame holds ``k = n - d`` key bits and the effective rate is
@@ -12,9 +13,10 @@ QIC 11, 226 (2011), the rate-compatible construction). Bob picks the code and th
 
 Then the blind protocol (Martinez-Mateo, Elkouss, Martin, "Blind reconciliation", QIC 12, 791
 (2012)): Bob decodes every frame; for each frame that fails Alice reveals the values of
-``step`` more punctured positions (they become shortened) and Bob resumes decoding, until every
+``step`` more punctured positions (they become shortened) and Bob decodes again, until every
 frame decodes or has no punctured position left (then it is reported failed, and verification
-discards it). One round trip per reveal serves every frame of a batch.
+discards it). One round trip per reveal serves every frame of a batch. After a reveal the
+frame restarts from its priors (``RESTART_ON_REVEAL``).
 
 Leaked bits per frame, counted in ``disclosed_bits``: the ``m`` syndrome bits minus the ``p``
 still-punctured positions (their values are uniform and independent of the key, so each one
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,26 +46,45 @@ __all__ = [
     "LdpcCode",
     "RateChoice",
     "choose_rate",
+    "code_family",
+    "code_from_arrays",
     "ldpc_alice",
     "ldpc_bob",
     "load_codes",
 ]
 
-#: Layered sweeps of the first decoding attempt, and of each attempt after a reveal (the
-#: decoder resumes from its messages, so a small reveal needs few more sweeps). After the
-#: last reveal a frame restarts from its priors with FIRST_ITERATIONS: resuming from messages
-#: stuck in a wrong state decodes a little worse than starting again (measured: f 0.015-0.02
-#: higher), but restarting after every reveal would double the decoding time.
-FIRST_ITERATIONS = 30
+#: Layered sweeps of a decoding attempt from the priors, and of an attempt that resumes from
+#: the messages of the last one (``RESTART_ON_REVEAL = False`` only).
+FIRST_ITERATIONS = 40
 RESUME_ITERATIONS = 10
-#: Starting effective rate ``1 - START_EFFICIENCY * h(qber)``. The shipped codes decode at
-#: f = 1.15-1.25; starting at 1.10 instead gave the same f at QBER 1-3 % (0.03 less at 5 %)
-#: for half the throughput, since most first attempts then fail after all their sweeps.
-START_EFFICIENCY = 1.15
+#: After a reveal, restart the frame from its priors (True) or resume from its messages
+#: (False, restarting only after the last reveal). Measured on the QC codes at QBER
+#: 1 / 2 / 3 / 5 % (16 frames, the calibrated start below, 15 sweeps per resumed attempt):
+#: resuming gave f = 1.206 / 1.163 / 1.140 / 1.098, restarting 1.194 / 1.156 / 1.138 / 1.098
+#: at about the same speed: messages stuck in a wrong state decode worse than a fresh start
+#: after a small change of the priors (with a start of 1.15 everywhere the gap was 0.01-0.03).
+RESTART_ON_REVEAL = True
+#: Starting effective rate ``1 - start_efficiency(qber) * h(qber)``: ``START_BY_QBER``
+#: interpolated linearly in the QBER (clamped at the ends), or ``START_EFFICIENCY`` when that
+#: table is empty. The table is a calibration of the shipped codes: about the efficiency where
+#: most of their frames decode (measured f = 1.19 / 1.16 / 1.13 / 1.10 at QBER 1 / 2 / 3 / 5 %
+#: whatever the start below it), so that few attempts are spent on frames that cannot decode
+#: yet. Starting at 1.16 / 1.13 / 1.12 / 1.10 gave the same f within 0.005 at QBER 1-3 % for
+#: about half the throughput.
+START_EFFICIENCY = 1.12
+START_BY_QBER: tuple[tuple[float, float], ...] = (
+    (0.01, 1.19),
+    (0.02, 1.15),
+    (0.03, 1.13),
+    (0.05, 1.10),
+)
 #: Preferred share of punctured positions at the start (see :func:`choose_rate`).
 ROOM_SHARE = 0.5
-#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)``.
-STEP_EFFICIENCY = 0.025
+#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (0.03 gave f 0.01 lower
+#: than 0.04 at QBER 1-3 % for 30-40 % less throughput).
+STEP_EFFICIENCY = 0.04
+#: Keys shorter than this many frames of the longest codes use the shortest (``code_family``).
+LONG_FRAMES_MIN = 8
 #: Code bits per batch of frames (one blind exchange each): bounds the decoder state (one
 #: float32 message per edge and frame) to about 60 MB.
 BATCH_BITS = 2**21
@@ -71,23 +94,36 @@ KNOWN_LLR = 1000.0
 
 @dataclass(frozen=True, repr=False)
 class LdpcCode:
-    """A mother code: parity checks in CSR form and its adaptation positions.
+    """A quasi-cyclic mother code: base matrix, circulant shifts, adaptation positions.
 
-    Check ``c`` covers variables ``chk_var[chk_ptr[c] : chk_ptr[c + 1]]``; ``adapt`` lists the
-    ``d`` positions that are punctured (the first ``p``) or shortened (the rest).
+    Base row ``r`` holds the edges ``row_ptr[r] : row_ptr[r + 1]``; edge ``e`` is a ``Z x Z``
+    circulant on base column ``cols[e]`` with shift ``shifts[e]`` (lifted check ``r * Z + z``
+    covers variable ``cols[e] * Z + (z + shifts[e]) % Z``). ``adapt`` lists the ``d`` positions
+    that are punctured (the first ``p``) or shortened (the rest).
     """
 
     index: int
-    n: int
-    chk_ptr: npt.NDArray[np.int64]
-    chk_var: npt.NDArray[np.int32]
+    z: int
+    row_ptr: npt.NDArray[np.int64]
+    cols: npt.NDArray[np.int64]
+    shifts: npt.NDArray[np.int64]
     adapt: npt.NDArray[np.int64]
     key_positions: npt.NDArray[np.int64]
 
     @property
+    def n(self) -> int:
+        """Code length (bits per frame)."""
+        return (int(self.cols.max()) + 1) * self.z
+
+    @property
     def m(self) -> int:
         """Number of parity checks (syndrome bits sent per frame)."""
-        return int(self.chk_ptr.size - 1)
+        return (self.row_ptr.size - 1) * self.z
+
+    @property
+    def edges(self) -> int:
+        """Edges of the lifted graph (one decoder message each)."""
+        return self.cols.size * self.z
 
     @property
     def d(self) -> int:
@@ -108,34 +144,55 @@ class LdpcCode:
         """Rate with ``punctured`` of the ``d`` positions punctured and the rest shortened."""
         return (self.k - self.m + punctured) / self.k
 
+    def syndromes(self, words: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Syndrome of each word (F, n) -> (F, m) uint8."""
+        from euroqci.postprocessing import _ldpc_kernels as kernels
+
+        return kernels.qc_syndromes(  # type: ignore[no-any-return]
+            words, self.row_ptr, self.cols, self.shifts, self.z
+        )
+
     def __repr__(self) -> str:
-        return f"LdpcCode(n={self.n}, rate={self.rate:.3f}, d={self.d})"
+        return f"LdpcCode(n={self.n}, Z={self.z}, rate={self.rate:.3f}, d={self.d})"
+
+
+def code_from_arrays(index: int, arrays: Mapping[str, npt.NDArray[Any]]) -> LdpcCode:
+    """An :class:`LdpcCode` from the arrays that ``scripts/build_ldpc_codes.py`` stores.
+
+    ``arrays`` holds ``z`` (lifting size), ``rowdeg`` (edges per base row), ``cols`` and
+    ``shifts`` (per base edge, sorted by row) and ``adapt`` (the adaptation positions).
+    """
+    lift = int(arrays["z"])
+    ptr = np.zeros(np.asarray(arrays["rowdeg"]).size + 1, dtype=np.int64)
+    np.cumsum(arrays["rowdeg"], out=ptr[1:])
+    cols = np.asarray(arrays["cols"]).astype(np.int64)
+    n = (int(cols.max()) + 1) * lift
+    adapt = np.asarray(arrays["adapt"]).astype(np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[adapt] = False
+    return LdpcCode(
+        index=index,
+        z=lift,
+        row_ptr=ptr,
+        cols=cols,
+        shifts=np.asarray(arrays["shifts"]).astype(np.int64),
+        adapt=adapt,
+        key_positions=np.flatnonzero(keep),
+    )
 
 
 @functools.cache
 def load_codes() -> tuple[LdpcCode, ...]:
-    """The shipped mother codes, from the highest rate to the lowest."""
+    """The shipped mother codes (every frame length), from the highest rate to the lowest."""
     path = resources.files("euroqci.postprocessing") / "codes" / "ldpc_codes.npz"
     codes = []
     with resources.as_file(path) as p, np.load(p) as z:
         for i in range(int(z["count"])):
-            n = int(z[f"n_{i}"])
-            ptr = np.zeros(z[f"chkdeg_{i}"].size + 1, dtype=np.int64)
-            np.cumsum(z[f"chkdeg_{i}"], out=ptr[1:])
-            adapt = z[f"adapt_{i}"].astype(np.int64)
-            keep = np.ones(n, dtype=bool)
-            keep[adapt] = False
-            codes.append(
-                LdpcCode(
-                    index=i,
-                    n=n,
-                    chk_ptr=ptr,
-                    chk_var=z[f"var_{i}"].astype(np.int32),
-                    adapt=adapt,
-                    key_positions=np.flatnonzero(keep),
-                )
-            )
+            codes.append(code_from_arrays(i, {key: z[f"{key}_{i}"] for key in _STORED}))
     return tuple(sorted(codes, key=lambda c: -c.rate))
+
+
+_STORED = ("z", "rowdeg", "cols", "shifts", "adapt")
 
 
 @dataclass(frozen=True)
@@ -147,29 +204,54 @@ class RateChoice:
     step: int
 
 
-def choose_rate(qber: float) -> RateChoice:
-    """The mother code and puncturing that give rate ``1 - START_EFFICIENCY * h(qber)``.
+def start_efficiency(qber: float) -> float:
+    """The efficiency Bob starts at for an estimated ``qber`` (see ``START_BY_QBER``)."""
+    if not START_BY_QBER:
+        return START_EFFICIENCY
+    q, f = zip(*START_BY_QBER, strict=True)
+    return float(np.interp(qber, q, f))
+
+
+def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
+    """The shipped codes of one frame length, highest rate first.
+
+    The longest frames when the key fills at least ``LONG_FRAMES_MIN`` of them (or when
+    ``key_bits`` is None), else the shortest: the last frame of a key is padded, and a
+    part-filled frame leaks a whole syndrome.
+    """
+    by_z: dict[int, list[LdpcCode]] = {}
+    for code in load_codes():
+        by_z.setdefault(code.z, []).append(code)
+    longest = by_z[max(by_z)]
+    if key_bits is None or key_bits >= LONG_FRAMES_MIN * min(c.k for c in longest):
+        return tuple(longest)
+    return tuple(by_z[min(by_z)])
+
+
+def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
+    """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``.
 
     Among the codes that reach that rate, the one whose punctured share is closest to
     ``ROOM_SHARE`` of its adaptation positions: enough punctured positions left for the blind
     reveals, and not so many that belief propagation slows down (a punctured position starts
-    with no information). The rate is clamped to what the family covers.
+    with no information). The rate is clamped to what the family covers; the family is the
+    one :func:`code_family` gives for ``key_bits``.
 
     >>> c = choose_rate(0.02)
     >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - 1.15 h(0.02)
     0.837
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
-    target = 1.0 - START_EFFICIENCY * h
+    target = 1.0 - start_efficiency(qber) * h
     best: tuple[float, int, LdpcCode] | None = None
-    for code in load_codes():
+    codes = code_family(key_bits)
+    for code in codes:
         # effective_rate(p) = target  <=>  p = target * k - k + m
         p = round(target * code.k - code.k + code.m)
         score = abs(p - ROOM_SHARE * code.d)
         if 0 <= p <= code.d and (best is None or score < best[0]):
             best = (score, p, code)
     if best is None:
-        codes = load_codes()
         high = target > codes[0].effective_rate(codes[0].d)
         best = (0.0, codes[0].d, codes[0]) if high else (0.0, 0, codes[-1])
     _, p, code = best
@@ -220,9 +302,9 @@ def _decode(
     parts = [p for p in np.array_split(frames, 4 * max(1, workers)) if p.size]
 
     def run(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        return kernels.ldpc_decode(  # type: ignore[no-any-return]
-            totals, c2v, syndromes, idx, code.chk_ptr, code.chk_var, iterations,
-            kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
+        return kernels.qc_decode(  # type: ignore[no-any-return]
+            totals, c2v, syndromes, idx, code.row_ptr, code.cols, code.shifts, code.z,
+            iterations, kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
         )  # fmt: skip
 
     if len(parts) <= 1 or workers <= 1:
@@ -246,11 +328,10 @@ def ldpc_bob(
     as decoded so far; verification finds it), the bits leaked, the round trips used and the
     bits Bob flipped per frame.
     """
-    from euroqci.postprocessing import _ldpc_kernels as kernels
 
     if not 0.0 < qber < 0.5:
         raise ValueError(f"qber must be a fraction in (0, 0.5), got {qber}")
-    choice = choose_rate(qber)
+    choice = choose_rate(qber, key_bits=int(bits.size))
     code = choice.code
     frames = _frames(bits, code.k)
     n_frames = frames.shape[0]
@@ -278,7 +359,7 @@ def ldpc_bob(
         # every prior is positive, which keeps the decoder's sign branches predictable.
         words = np.zeros((f_count, code.n), dtype=np.uint8)
         words[:, code.key_positions] = frames[batch]
-        syndromes ^= kernels.ldpc_syndromes(words, code.chk_ptr, code.chk_var)
+        syndromes ^= code.syndromes(words)
         totals = np.full((f_count, code.n), llr, dtype=np.float32)
         # Padding after the last real bit is zero at both ends: known to Bob.
         pad_from = bits.size - batch.start * code.k
@@ -289,7 +370,7 @@ def ldpc_bob(
         totals[:, code.adapt[: choice.punctured]] = 0.0
         totals[:, code.adapt[choice.punctured :]] = np.where(short == 0, known, -known)
         priors = totals.copy()
-        c2v = np.zeros((f_count, code.chk_var.size), dtype=np.float32)
+        c2v = np.zeros((f_count, code.edges), dtype=np.float32)
         punctured = np.full(f_count, choice.punctured, dtype=np.int64)
         reports = np.zeros(f_count, dtype=np.int64)
         todo = np.arange(f_count)
@@ -315,7 +396,7 @@ def ldpc_bob(
                 totals[f, pos] += priors[f, pos]
                 offset += pos.size
                 punctured[f] -= pos.size
-            fresh = todo[punctured[todo] == 0]
+            fresh = todo if RESTART_ON_REVEAL else todo[punctured[todo] == 0]
             totals[fresh] = priors[fresh]
             c2v[fresh] = 0.0
             rounds += 1
@@ -337,7 +418,6 @@ def ldpc_alice(
     ``rng`` draws the adaptation bits (fresh randomness, never key); by default one seeded from
     the operating system.
     """
-    from euroqci.postprocessing import _ldpc_kernels as kernels
 
     rng = np.random.default_rng() if rng is None else rng
     start = channel.recv("ldpc-start")
@@ -350,7 +430,7 @@ def ldpc_alice(
         words = np.empty((f_count, code.n), dtype=np.uint8)
         words[:, code.key_positions] = frames[batch]
         words[:, code.adapt] = rng.integers(0, 2, (f_count, code.d), dtype=np.uint8)
-        syndromes = kernels.ldpc_syndromes(words, code.chk_ptr, code.chk_var)
+        syndromes = code.syndromes(words)
         channel.send(
             "ldpc-syndromes",
             syndromes=np.packbits(syndromes),
