@@ -270,3 +270,39 @@ def test_malformed_untagged_message_in_a_deferred_block_aborts(frame: bytes) -> 
     with pytest.raises(ProtocolAbort) as info:
         b.recv()
     assert info.value.reason == "protocol"
+
+
+def test_doorbell_rings_the_peer_and_sees_its_ring() -> None:
+    from euroqci._jit import accelerated
+
+    if not accelerated():
+        pytest.skip("the doorbell is compiled code; without numba the channel only blocks")
+    from euroqci.postprocessing._spin_kernels import ring_then_wait
+
+    peer, mine = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    assert not ring_then_wait(peer, 5, mine, 0, 1000)  # nothing rang: gives up
+    assert peer[0] == 5
+    mine[0] = 1
+    assert ring_then_wait(peer, 6, mine, 0, 1000)  # one frame more than seen
+    assert not ring_then_wait(peer, 6, mine, 1, 1000)
+
+
+def test_memory_channel_ping_pong_many_round_trips() -> None:
+    # The doorbell path and the blocking path (a slow peer) both deliver every frame in order.
+    a, b = memory_channel_pair(SECRET)
+
+    def alice() -> None:
+        with a.deferred_authentication():
+            for i in range(300):
+                msg = a.recv("ping")
+                if i % 50 == 0:
+                    time.sleep(0.002)  # longer than the poll budget: Bob blocks on the queue
+                a.send("pong", value=msg["value"] + 1)
+
+    thread = threading.Thread(target=alice)
+    thread.start()
+    with b.deferred_authentication():
+        for i in range(300):
+            b.send("ping", value=i)
+            assert b.recv("pong")["value"] == i + 1
+    thread.join(timeout=10)
