@@ -104,8 +104,8 @@ def _mul32mod61(w, k):
     return _fold61(w * (k & _MASK32)) + ((x & _MASK29) << _S32) + (x >> _S29)
 
 
-@_helper
-def _poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
+@njit(cache=True, nogil=True)
+def poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
     """Continue the polynomial hash ``state[t]`` (Horner, key ``keys[t]``) over one message.
 
     The message's words are ``bulk`` (its whole 32-bit words, uint32, read in place: no copy
@@ -148,24 +148,6 @@ def _poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
         if h >= MERSENNE61:
             h -= MERSENNE61
         state[t] = h
-
-
-@njit(cache=True, nogil=True)
-def poly_absorb61(state, bulk, last, has_last, n_bytes, keys):
-    """:func:`_poly_absorb61` with the GIL released (for large messages)."""
-    _poly_absorb61(state, bulk, last, has_last, n_bytes, keys)
-
-
-@njit(cache=True)
-def poly_absorb61_held(state, bulk, last, has_last, n_bytes, keys):
-    """:func:`_poly_absorb61` holding the GIL, for small messages.
-
-    Releasing the GIL costs nothing alone, but when the peer's thread is runnable it takes
-    the GIL, and getting it back waits for a thread wake-up (30-100 us on a virtual machine):
-    more than hashing a message of a few kilobytes takes. Cascade exchanges a thousand-odd
-    such messages per key.
-    """
-    _poly_absorb61(state, bulk, last, has_last, n_bytes, keys)
 
 
 @njit(cache=True, nogil=True)

@@ -27,7 +27,6 @@ from euroqci.errors import InsufficientKeyMaterial, ProtocolAbort
 from euroqci.postprocessing._kernels import (
     MERSENNE61,
     poly_absorb61,
-    poly_absorb61_held,
     wegman_carter_finish,
 )
 
@@ -39,8 +38,6 @@ TAG_BYTES = 16
 #: A message as the channel hands it over (no copy of a large body is made to hash it).
 Buffer = bytes | bytearray | memoryview
 _PAD_BITS = 128  # two 64-bit draws, each reduced to 61 bits
-#: Messages at least this long are hashed with the GIL released (see poly_absorb61_held).
-_RELEASE_GIL_BYTES = 1 << 16
 
 
 class Direction(Enum):
@@ -138,8 +135,7 @@ class TranscriptHash:
         # Little-endian, so the partial word zero-padded at the end is just its bytes' value.
         has_last = (n_bytes & 3) != 0
         last = int.from_bytes(message[4 * n_whole :], "little") if has_last else 0
-        absorb = poly_absorb61 if n_bytes >= _RELEASE_GIL_BYTES else poly_absorb61_held
-        absorb(self._state, bulk, last, has_last, n_bytes, self._keys)
+        poly_absorb61(self._state, bulk, last, has_last, n_bytes, self._keys)
         self.messages += 1
         self.words += n_whole + has_last + 1
 
