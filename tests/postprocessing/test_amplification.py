@@ -144,3 +144,15 @@ def test_random_bitstring_length_tail_and_balance(n_bits: int) -> None:
         assert int(a.data[-1]) & ((1 << (8 - n_bits % 8)) - 1) == 0
     if n_bits >= 1000:
         assert 400 < int(a.unpack().sum()) < 600
+
+
+def test_kept_workspaces_hold_no_key_after_a_hash(rng: np.random.Generator) -> None:
+    from euroqci.postprocessing import amplification
+
+    n, m = 5000, 2000
+    key = BitString.from_bits(rng.integers(0, 2, n, dtype=np.uint8))
+    seed = BitString.from_bits(rng.integers(0, 2, seed_bits(n, m), dtype=np.uint8))
+    toeplitz_hash(key, seed, output_bits=m)
+    assert amplification._cache  # the workspace is kept for the next block...
+    for space in amplification._cache:
+        assert not space.key_spectrum.any()  # ...without the key in it

@@ -89,7 +89,7 @@ class _Workspace:
 
 
 _THREADED_MIN_SIZE = 1 << 17  # below this a second thread costs more than it saves
-_CACHE_MAX_SIZE = 1 << 23  # keep workspaces up to 134 MB; larger ones are built per call
+_CACHE_MAX_SIZE = 1 << 24  # keep workspaces up to 268 MB (1e7-bit keys); larger: per call
 _CACHE_ENTRIES = 2  # Alice and Bob hash at the same time in one process
 _cache: list[_Workspace] = []
 _cache_lock = threading.Lock()
@@ -153,6 +153,10 @@ def _hash_fft(key: BitString, seed: BitString, m: int, workers: int) -> tuple[Bi
         # x1 (the identity part) bit by bit.
         packed, worst = round_parity_pack(space.key_in, n2 - 1, m, 1.0 / space.size, key.data)
     finally:
+        if space.size <= _CACHE_MAX_SIZE:
+            # A kept workspace must not hold the key (or its convolution) until the next
+            # block: wipe the key's buffer (the seed's holds only the public seed).
+            space.key_spectrum.fill(0)
         space.lock.release()
     return BitString(packed, m), float(worst)
 
