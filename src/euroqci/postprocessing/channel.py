@@ -117,6 +117,14 @@ def decode(body: bytes | bytearray | memoryview) -> Message:
     return Message(meta["kind"], fields)
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
 class MemoryTransport:
     """One end of an in-process transport: a queue each way, and a doorbell each way.
 
@@ -143,7 +151,7 @@ class MemoryTransport:
         self._received = 0
         self._wait: Any = None
         # Polling only pays when the peer runs on another core at the same time.
-        if bells is not None and accelerated() and (os.cpu_count() or 1) >= 2:
+        if bells is not None and accelerated() and _usable_cpus() >= 2:
             from euroqci.postprocessing._spin_kernels import ring_then_wait
 
             self._wait = ring_then_wait
