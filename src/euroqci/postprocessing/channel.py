@@ -166,7 +166,9 @@ class MemoryTransport:
 
     def recv_bytes(self) -> bytes | bytearray:
         if self._wait is not None:
-            self._wait(self._out_bell, self._sent, self._in_bell, self._received, self.POLLS)
+            # Always ring (the peer may be polling for it); poll only when nothing is queued.
+            polls = self.POLLS if self._inbox.empty() else 0
+            self._wait(self._out_bell, self._sent, self._in_bell, self._received, polls)
         frame = self._inbox.get(timeout=600)
         self._received += 1
         return frame
