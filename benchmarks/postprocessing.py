@@ -1,7 +1,7 @@
 """Speed and efficiency of the post-processing engine (prints numbers and the command).
 
 Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]
-[--cascade-fer BATCHES] [--ldpc] [--ldpc-fer FRAMES] [--pulses N]``
+[--cascade-fer BATCHES] [--ldpc] [--ldpc-fer FRAMES] [--ldpc-rule fast|table] [--pulses N]``
 
 ``--large`` adds privacy amplification at n = 1e8 (about 4 GB of memory, two runs).
 Throughput is sifted bits per second of wall time; "per core" divides by the CPU time of the
@@ -33,6 +33,7 @@ from euroqci.postprocessing.channel import (
     tcp_channel_pair,
 )
 from euroqci.postprocessing.estimation import binary_entropy
+from euroqci.postprocessing import _ldpc_kernels, ldpc
 from euroqci.postprocessing.ldpc import choose_rate, ldpc_alice, ldpc_bob
 from euroqci.postprocessing.parties import DistillSettings
 from euroqci.postprocessing.pipeline import distill_key
@@ -247,6 +248,13 @@ def _ldpc_rows() -> None:
         bench_ldpc(2**22, q, repeats=1)
 
 
+#: Check-node rules of the LDPC decoder.
+LDPC_RULES = {
+    "fast": _ldpc_kernels.RULE_SUM_PRODUCT_FAST,
+    "table": _ldpc_kernels.RULE_SUM_PRODUCT_TABLE,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", action="store_true", help="also PA at n = 1e8")
@@ -263,13 +271,22 @@ def main() -> None:
     parser.add_argument(
         "--ldpc-fer", type=int, metavar="FRAMES", help="LDPC f and FER over FRAMES long frames"
     )
+    parser.add_argument(
+        "--ldpc-rule",
+        choices=sorted(LDPC_RULES),
+        default="fast",
+        help="LDPC check-node rule: tanh domain with arithmetic exp/log (default) or phi table",
+    )
     args = parser.parse_args()
+    # Module constant of the library (not a public argument): the benchmark compares the rules.
+    ldpc.CHECK_RULE = LDPC_RULES[args.ldpc_rule]
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
     options = (" --large" * args.large) + (f" --only {args.only}" if args.only else "")
     options += " --ldpc" * args.ldpc
     options += f" --pulses {args.pulses:.0e}" if args.pulses != 1e8 else ""
     options += f" --cascade-fer {args.cascade_fer}" if args.cascade_fer else ""
     options += f" --ldpc-fer {args.ldpc_fer}" if args.ldpc_fer else ""
+    options += f" --ldpc-rule {args.ldpc_rule}" if args.ldpc_rule != "fast" else ""
     print(command + options)
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.cascade_fer:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from euroqci._jit import njit
+from euroqci._jit import accelerated, njit
 
 #: Check-node rules of :func:`qc_decode`.
 RULE_SUM_PRODUCT = 0
 RULE_SUM_PRODUCT_TABLE = 1
 RULE_MIN_SUM = 2
+RULE_SUM_PRODUCT_FAST = 3
 #: The table of phi(x) = -ln tanh(x / 2) samples bins of this width, up to PHI_TABLE_MAX.
 PHI_STEP = 1.0 / 512.0
 PHI_TABLE_MAX = 16.0
@@ -268,6 +269,102 @@ def phi_table():
     return out
 
 
+#: Polynomial coefficients of the float32 ``exp`` and ``log`` in :func:`_phi` (Cephes
+#: ``expf.c`` and ``logf.c``, S. L. Moshier, Cephes Math Library Release 2.x: relative error
+#: about 1e-7 on the reduced ranges).
+_LOG2E = 1.44269504088896341
+_LN2_HI = 0.693359375
+_LN2_LO = -2.12194440e-4
+_EXP_P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+          5.0000001201e-1)  # fmt: skip
+_LOG_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+          1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+          3.3333331174e-1)  # fmt: skip
+#: Bit pattern of float32 sqrt(1/2): ``log`` reduces the mantissa to [sqrt(1/2), sqrt(2)).
+_SQRT_HALF_BITS = 0x3F3504F3
+#: |LLR| inputs of the tanh-domain rule are clamped to 87 (e^-87 is still a normal float32),
+#: products of tanh to 1 - 2^-23: messages out of a check are at most 2 atanh(1 - 2^-23) = 16.6.
+FAST_MAX_INPUT = 87.0
+FAST_MAX_PRODUCT = 1.0 - 2.0**-23
+
+if accelerated():
+    from numba import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _f32_from_bits(typingctx, bits):  # type: ignore[no-untyped-def]
+        """The float32 whose bit pattern is the int32 ``bits`` (an LLVM bitcast: no memory
+        round trip, so the loops that use it still vectorise)."""
+        sig = types.float32(types.int32)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+        return sig, codegen
+
+    @intrinsic
+    def _bits_from_f32(typingctx, value):  # type: ignore[no-untyped-def]
+        """The int32 bit pattern of the float32 ``value`` (an LLVM bitcast)."""
+        sig = types.int32(types.float32)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+        return sig, codegen
+
+else:
+
+    def _f32_from_bits(bits):  # type: ignore[no-untyped-def]
+        """The float32 whose bit pattern is the int32 ``bits``."""
+        return np.array(bits, dtype=np.int32).view(np.float32)[()]
+
+    def _bits_from_f32(value):  # type: ignore[no-untyped-def]
+        """The int32 bit pattern of the float32 ``value``."""
+        return np.array(value, dtype=np.float32).view(np.int32)[()]
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+def _exp_neg(x):
+    """``e^-x`` in float32 for ``0 <= x <= 87`` (Cephes ``expf``: ``2^n e^r``, ``|r| <= ln 2 / 2``,
+    ``2^n`` built from its bits, ``e^r`` by a polynomial).
+
+    Written out because numba has no vector ``exp`` here (SVML is not usable with this llvmlite
+    build) and a table read per lane compiles to a slow gather; these multiply-adds and a bitcast
+    vectorise across the ``Z`` lanes.
+    """
+    y = -x
+    n = np.floor(y * np.float32(_LOG2E) + np.float32(0.5))
+    r = y - n * np.float32(_LN2_HI) - n * np.float32(_LN2_LO)
+    p = np.float32(_EXP_P[0]) * r + np.float32(_EXP_P[1])
+    p = p * r + np.float32(_EXP_P[2])
+    p = p * r + np.float32(_EXP_P[3])
+    p = p * r + np.float32(_EXP_P[4])
+    p = p * r + np.float32(_EXP_P[5])
+    scale = _f32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+    return (p * r * r + r + np.float32(1.0)) * scale
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+def _log(v):
+    """``ln v`` in float32 for a normal ``v > 0`` (Cephes ``logf``: ``v = 2^k m`` with ``m`` in
+    ``[sqrt(1/2), sqrt(2))`` from the bits, ``ln m`` by a polynomial in ``m - 1``); written out
+    for the same reason as :func:`_exp_neg`."""
+    one = np.float32(1.0)
+    bits = _bits_from_f32(v)
+    k = (bits - np.int32(_SQRT_HALF_BITS)) >> np.int32(23)
+    u = _f32_from_bits(bits - (k << np.int32(23))) - one
+    kf = np.float32(k)
+    uu = u * u
+    q = np.float32(_LOG_P[0]) * u + np.float32(_LOG_P[1])
+    q = q * u + np.float32(_LOG_P[2])
+    q = q * u + np.float32(_LOG_P[3])
+    q = q * u + np.float32(_LOG_P[4])
+    q = q * u + np.float32(_LOG_P[5])
+    q = q * u + np.float32(_LOG_P[6])
+    q = q * u + np.float32(_LOG_P[7])
+    q = (q * u + np.float32(_LOG_P[8])) * u * uu
+    return u + (q + kf * np.float32(_LN2_LO) - np.float32(0.5) * uu) + kf * np.float32(_LN2_HI)
+
 @njit(cache=True, nogil=True, inline="always")
 def _rotate_in(out, block, s, z_size):
     """``out[z] = block[(z + s) % Z]``, as two contiguous copies (slices keep the indices
@@ -322,7 +419,7 @@ def _syndrome_met(tot, syn, row_ptr, cols, shifts, z_size, par):
     return True
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def qc_decode(
     totals, c2v, syndromes, frame_index, row_ptr, cols, shifts, z_size, max_iterations, rule, scale
 ):
@@ -386,6 +483,10 @@ def qc_decode(
     tiny = np.float32(1e-6)
     huge = np.float32(3.0e38)
     phi_max = np.float32(-np.log(np.tanh(0.5 * 1e-6)))
+    max_in = np.float32(FAST_MAX_INPUT)
+    max_prod = np.float32(FAST_MAX_PRODUCT)
+    one = np.float32(1.0)
+    pre = np.empty((dmax, z_size), dtype=np.float32)
     ok = np.zeros(frame_index.shape[0], dtype=np.uint8)
     for k in range(frame_index.shape[0]):
         f = frame_index[k]
@@ -411,6 +512,10 @@ def qc_decode(
                     arg[z] = 0
                 if rule == RULE_MIN_SUM:
                     acc[:] = huge
+                elif rule == RULE_SUM_PRODUCT_FAST:
+                    # Prefix products of tanh(|x| / 2) in acc, suffix products in min2.
+                    acc[:] = one
+                    min2[:] = one
                 # Gather: x = total - message, rotated into check order.
                 for i in range(deg):
                     e = start + i
@@ -428,6 +533,18 @@ def qc_decode(
                             p = table[min(np.uint32(abs(v) * inv_step), last)]
                             ai[z] = p
                             acc[z] += p
+                    elif rule == RULE_SUM_PRODUCT_FAST:
+                        ai = a[i]
+                        pi = pre[i]
+                        for z in range(z_size):
+                            v = xi[z] - me[z]
+                            xi[z] = v
+                            par[z] ^= np.uint8(v < zero)
+                            t = _exp_neg(min(abs(v), max_in))
+                            th = (one - t) / (one + t)
+                            ai[z] = th
+                            pi[z] = acc[z]
+                            acc[z] *= th
                     elif rule == RULE_MIN_SUM:
                         for z in range(z_size):
                             v = xi[z] - me[z]
@@ -450,8 +567,10 @@ def qc_decode(
                             p = min(-np.log(np.tanh(half * max(abs(v), tiny))), phi_max)
                             ai[z] = p
                             acc[z] += p
-                # Scatter: new messages and totals, rotated back into variable order.
-                for i in range(deg):
+                # Scatter: new messages and totals, rotated back into variable order (the
+                # tanh-domain rule walks the edges backwards, building the suffix products).
+                for j in range(deg):
+                    i = deg - 1 - j if rule == RULE_SUM_PRODUCT_FAST else j
                     e = start + i
                     me = msg[e * z_size : (e + 1) * z_size]
                     xi = x[i]
@@ -461,6 +580,16 @@ def qc_decode(
                             v = xi[z]
                             rest = max(acc[z] - ai[z], zero)
                             mag = table[min(np.uint32(rest * inv_step), last)]
+                            new = -mag if par[z] ^ np.uint8(v < zero) else mag
+                            me[z] = new
+                            xi[z] = v + new
+                    elif rule == RULE_SUM_PRODUCT_FAST:
+                        pi = pre[i]
+                        for z in range(z_size):
+                            v = xi[z]
+                            o = min(pi[z] * min2[z], max_prod)
+                            min2[z] *= ai[z]
+                            mag = _log((one + o) / (one - o))
                             new = -mag if par[z] ^ np.uint8(v < zero) else mag
                             me[z] = new
                             xi[z] = v + new
