@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from euroqci.devices.emulator import emulate_link, link_settings
+from euroqci.postprocessing import _ldpc_kernels, ldpc
 from euroqci.postprocessing.amplification import seed_bits, toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import (
@@ -33,7 +34,6 @@ from euroqci.postprocessing.channel import (
     tcp_channel_pair,
 )
 from euroqci.postprocessing.estimation import binary_entropy
-from euroqci.postprocessing import _ldpc_kernels, ldpc
 from euroqci.postprocessing.ldpc import choose_rate, ldpc_alice, ldpc_bob
 from euroqci.postprocessing.parties import DistillSettings
 from euroqci.postprocessing.pipeline import distill_key

@@ -151,9 +151,12 @@ def test_decoder_matches_the_slow_reference(
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("rule", [kernels.RULE_SUM_PRODUCT_TABLE, kernels.RULE_SUM_PRODUCT_FAST])
 @given(seed=st.integers(0, 2**32 - 1), p=st.floats(0.0, 0.2))
 @settings(max_examples=25, deadline=None)
-def test_decoder_reports_success_only_when_the_syndrome_is_met(seed: int, p: float) -> None:
+def test_decoder_reports_success_only_when_the_syndrome_is_met(
+    rule: int, seed: int, p: float
+) -> None:
     """Never a silent failure: ``ok`` is exactly "the hard decision meets the syndrome"."""
     rng = np.random.default_rng(seed)
     ptr, cols, shifts, _ = _small_qc(rng)
@@ -165,12 +168,28 @@ def test_decoder_reports_success_only_when_the_syndrome_is_met(seed: int, p: flo
     totals = np.where(b == 0, 2.9, -2.9).astype(np.float32)
     c2v = np.zeros((4, cols.size * 7), dtype=np.float32)
     ok = kernels.qc_decode(
-        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20,
-        kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
+        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20, rule, 0.0,
     )  # fmt: skip
     hard = (totals < 0).astype(np.int64)
     met = np.all((hard @ H.T) % 2 == syndromes, axis=1)
     assert np.array_equal(ok.astype(bool), met)
+
+
+@pytest.mark.kernel
+def test_arithmetic_exp_and_log_match_numpy() -> None:
+    """The float32 polynomial ``e^-x`` and ``ln`` of the tanh-domain rule, against float64."""
+    xs = np.concatenate([np.linspace(0.0, 87.0, 1500), np.geomspace(1e-7, 1.0, 300)])
+    got = np.array([kernels._exp_neg(np.float32(x)) for x in xs], dtype=np.float64)
+    want = np.exp(-xs.astype(np.float32).astype(np.float64))
+    assert np.allclose(got, want, rtol=3e-7, atol=0.0)
+    vs = np.concatenate([np.geomspace(1e-30, 1e30, 1500), np.linspace(0.5, 2.0, 300)])
+    got = np.array([kernels._log(np.float32(v)) for v in vs], dtype=np.float64)
+    want = np.log(vs.astype(np.float32).astype(np.float64))
+    assert np.allclose(got, want, rtol=3e-7, atol=3e-7)
+
+
+def test_protocol_uses_the_gather_free_rule() -> None:
+    assert ldpc.CHECK_RULE == kernels.RULE_SUM_PRODUCT_FAST
 
 
 @pytest.mark.kernel
@@ -300,7 +319,9 @@ def test_short_keys_take_the_short_frames() -> None:
     assert ldpc.choose_rate(0.02, key_bits=enough).code is long.code
 
 
-def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("rule", [kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_SUM_PRODUCT_TABLE])
+def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator, rule: int) -> None:
+    monkeypatch.setattr(ldpc, "CHECK_RULE", rule)
     monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # the long frames, for a short test
     q = 0.03
     code = ldpc.choose_rate(q).code

@@ -15,6 +15,8 @@ Check-to-variable messages are kept as ``c2v[e * Z + z]`` (edge-major).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from euroqci._jit import accelerated, njit
@@ -287,40 +289,32 @@ _SQRT_HALF_BITS = 0x3F3504F3
 FAST_MAX_INPUT = 87.0
 FAST_MAX_PRODUCT = 1.0 - 2.0**-23
 
-if accelerated():
+
+def _bitcast(source: str, target: str) -> Any:
+    """A function that reinterprets the bits of a ``source`` scalar as a ``target`` scalar
+    (int32 <-> float32). Compiled: a numba intrinsic that emits an LLVM bitcast (no memory
+    round trip, so the loops that use it still vectorise); numba has no scalar bitcast of its
+    own. Under ``NUMBA_DISABLE_JIT``: a numpy view."""
+    if not accelerated():
+
+        def view(value: Any) -> Any:
+            return np.array(value, dtype=source).view(target)[()]
+
+        return view
     from numba import types
     from numba.extending import intrinsic
 
-    @intrinsic
-    def _f32_from_bits(typingctx, bits):  # type: ignore[no-untyped-def]
-        """The float32 whose bit pattern is the int32 ``bits`` (an LLVM bitcast: no memory
-        round trip, so the loops that use it still vectorise)."""
-        sig = types.float32(types.int32)
+    def typer(typingctx: Any, value: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(getattr(types, target)))
 
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-            return builder.bitcast(args[0], context.get_value_type(types.float32))
+        return getattr(types, target)(getattr(types, source)), codegen
 
-        return sig, codegen
+    return intrinsic(typer)
 
-    @intrinsic
-    def _bits_from_f32(typingctx, value):  # type: ignore[no-untyped-def]
-        """The int32 bit pattern of the float32 ``value`` (an LLVM bitcast)."""
-        sig = types.int32(types.float32)
 
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-            return builder.bitcast(args[0], context.get_value_type(types.int32))
-
-        return sig, codegen
-
-else:
-
-    def _f32_from_bits(bits):  # type: ignore[no-untyped-def]
-        """The float32 whose bit pattern is the int32 ``bits``."""
-        return np.array(bits, dtype=np.int32).view(np.float32)[()]
-
-    def _bits_from_f32(value):  # type: ignore[no-untyped-def]
-        """The int32 bit pattern of the float32 ``value``."""
-        return np.array(value, dtype=np.float32).view(np.int32)[()]
+_f32_from_bits = _bitcast("int32", "float32")
+_bits_from_f32 = _bitcast("float32", "int32")
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
@@ -364,6 +358,7 @@ def _log(v):
     q = q * u + np.float32(_LOG_P[7])
     q = (q * u + np.float32(_LOG_P[8])) * u * uu
     return u + (q + kf * np.float32(_LN2_LO) - np.float32(0.5) * uu) + kf * np.float32(_LN2_HI)
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _rotate_in(out, block, s, z_size):
