@@ -188,6 +188,24 @@ def test_arithmetic_exp_and_log_match_numpy() -> None:
     assert np.allclose(got, want, rtol=3e-7, atol=3e-7)
 
 
+@pytest.mark.kernel
+def test_tanh_rule_saturates_where_the_table_does(rng: np.random.Generator) -> None:
+    """Confident inputs: the messages out of the checks stop at the table rule's largest
+    value (phi of its first bin), not at float32's limit."""
+    ptr, cols, shifts, _ = _small_qc(rng)
+    n = (int(cols.max()) + 1) * 7
+    syndrome = rng.integers(0, 2, (1, (ptr.size - 1) * 7), dtype=np.uint8)
+    syndrome[0, 0] = 1  # unmet by the all-zero word: the decoder runs its sweep
+    largest = {}
+    for rule in (kernels.RULE_SUM_PRODUCT_TABLE, kernels.RULE_SUM_PRODUCT_FAST):
+        totals = np.full((1, n), 30.0, dtype=np.float32)
+        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
+        kernels.qc_decode(totals, c2v, syndrome, np.array([0]), ptr, cols, shifts, 7, 1, rule, 0.0)
+        largest[rule] = float(np.abs(c2v).max())
+    assert largest[kernels.RULE_SUM_PRODUCT_FAST] == pytest.approx(kernels.FAST_MAX_MESSAGE, 1e-5)
+    assert largest[kernels.RULE_SUM_PRODUCT_TABLE] == pytest.approx(kernels.FAST_MAX_MESSAGE, 1e-5)
+
+
 def test_protocol_uses_the_gather_free_rule() -> None:
     assert ldpc.CHECK_RULE == kernels.RULE_SUM_PRODUCT_FAST
 
