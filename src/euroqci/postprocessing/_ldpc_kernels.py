@@ -429,8 +429,14 @@ def qc_decode(
     flooding schedule, Hocevar, IEEE SiPS 2004). Check rules: ``RULE_SUM_PRODUCT``, the exact
     rule in the phi domain (``phi(x) = -ln tanh(x/2)`` evaluated with ``log``/``tanh``);
     ``RULE_SUM_PRODUCT_TABLE``, the same with phi read from a table of bins ``PHI_STEP`` wide
-    (what the protocol uses); ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier,
-    IEEE Commun. Lett. 6, 208 (2002)) with factor ``scale``.
+    (the protocol's rule before); ``RULE_SUM_PRODUCT_FAST``, the same rule in the tanh domain,
+    ``2 atanh(prod_{j != i} tanh(|x_j| / 2))`` with the product of the other signs (Gallager
+    1963; Richardson and Urbanke 2008, the check-node update of BP), the products of the others
+    built forwards and backwards along the row's edges (no division, so a zero input is fine)
+    and ``exp``/``log`` as vectorisable float32 polynomials (:func:`_exp_neg`, :func:`_log`):
+    no table reads, messages saturated at ``FAST_MAX_MESSAGE`` (what the protocol uses);
+    ``RULE_MIN_SUM``, normalised min-sum (Chen and Fossorier, IEEE Commun. Lett. 6, 208
+    (2002)) with factor ``scale``.
 
     Parameters
     ----------
