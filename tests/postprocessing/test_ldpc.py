@@ -207,7 +207,7 @@ def test_tanh_rule_saturates_where_the_table_does(rng: np.random.Generator) -> N
 
 
 def test_protocol_uses_the_gather_free_rule() -> None:
-    assert ldpc.CHECK_RULE == kernels.RULE_SUM_PRODUCT_FAST
+    assert ldpc.CHECK_RULE == kernels.RULE_BOX_PLUS
 
 
 @pytest.mark.kernel

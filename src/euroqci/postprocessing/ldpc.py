@@ -86,7 +86,7 @@ STEP_EFFICIENCY = 0.04
 #: Check-node rule of the decoder (a ``RULE_*`` constant of ``_ldpc_kernels``): sum-product in
 #: the tanh domain with arithmetic exp/log (``RULE_SUM_PRODUCT_FAST``, float32-exact, gather-free)
 #: or from the phi table (``RULE_SUM_PRODUCT_TABLE``, the rule before; bins 1/512 wide).
-CHECK_RULE = 3
+CHECK_RULE = 4
 #: Keys shorter than this many frames of the longest codes use the shortest (``code_family``).
 LONG_FRAMES_MIN = 8
 #: Code bits per batch of frames (one blind exchange each): bounds the decoder state (one
