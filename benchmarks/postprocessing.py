@@ -1,7 +1,7 @@
 """Speed and efficiency of the post-processing engine (prints numbers and the command).
 
 Run: ``PYTHONPATH=src python benchmarks/postprocessing.py [--large] [--only cascade|pipeline]
-[--cascade-fer BATCHES] [--ldpc] [--ldpc-fer FRAMES] [--pulses N]``
+[--cascade-fer BATCHES] [--ldpc] [--ldpc-fer FRAMES] [--ldpc-rule fast|table|boxplus] [--pulses N]``
 
 ``--large`` adds privacy amplification at n = 1e8 (about 4 GB of memory, two runs).
 Throughput is sifted bits per second of wall time; "per core" divides by the CPU time of the
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from euroqci.devices.emulator import emulate_link, link_settings
+from euroqci.postprocessing import _ldpc_kernels, ldpc
 from euroqci.postprocessing.amplification import seed_bits, toeplitz_hash
 from euroqci.postprocessing.bits import BitString
 from euroqci.postprocessing.cascade import (
@@ -237,14 +238,51 @@ def bench_cascade() -> None:
     _cascade(CascadeVariant.OPTIMISED, 2**23, 0.03, 0.001)
 
 
+def bench_ldpc_kernel(qber: float, frames: int = 4, sweeps: int = 5, repeats: int = 3) -> None:
+    """Decoder time per edge and sweep on one core, for each check rule, on the code chosen
+    for ``qber``; the syndromes are random, so no frame stops early."""
+    code = choose_rate(qber).code
+    rng = np.random.default_rng(1)
+    syndromes = rng.integers(0, 2, (frames, code.m), dtype=np.uint8)
+    rules = {**LDPC_RULES, "min-sum 0.8": _ldpc_kernels.RULE_MIN_SUM}
+    times = []
+    for name, rule in rules.items():
+        best = float("inf")
+        for _ in range(repeats):
+            totals = np.full((frames, code.n), 3.0, dtype=np.float32)
+            c2v = np.zeros((frames, code.edges), dtype=np.float32)
+            t0 = time.perf_counter()
+            _ldpc_kernels.qc_decode(
+                totals, c2v, syndromes, np.arange(frames), code.row_ptr, code.cols,
+                code.shifts, code.z, sweeps, rule, 0.8,
+            )  # fmt: skip
+            best = min(best, time.perf_counter() - t0)
+        times.append(f"{name} {best / (frames * sweeps * code.edges) * 1e9:.2f}")
+    print(
+        f"ldpc kernel (rate {code.rate:.2f}, check degree <= {np.diff(code.row_ptr).max()}): "
+        f"ns per edge and sweep on one core: {', '.join(times)} "
+        f"(best of {repeats}, load average {os.getloadavg()[0]:.1f})"
+    )
+
+
 def _ldpc_rows() -> None:
     bench_ldpc(2**16, 0.02, repeats=1)  # warm-up: loads the compiled kernels
+    for q in (0.01, 0.03):
+        bench_ldpc_kernel(q)
     # 16 whole frames of the 262144-bit codes (3.8e6-4.0e6 sifted bits) per QBER, then
     # n = 2^22, which ends in a part-filled frame.
     for q in (0.01, 0.02, 0.03, 0.05):
         bench_ldpc(None, q)
     for q in (0.01, 0.05):
         bench_ldpc(2**22, q, repeats=1)
+
+
+#: Check-node rules of the LDPC decoder.
+LDPC_RULES = {
+    "fast": _ldpc_kernels.RULE_SUM_PRODUCT_FAST,
+    "table": _ldpc_kernels.RULE_SUM_PRODUCT_TABLE,
+    "boxplus": _ldpc_kernels.RULE_BOX_PLUS,
+}
 
 
 def main() -> None:
@@ -263,13 +301,22 @@ def main() -> None:
     parser.add_argument(
         "--ldpc-fer", type=int, metavar="FRAMES", help="LDPC f and FER over FRAMES long frames"
     )
+    parser.add_argument(
+        "--ldpc-rule",
+        choices=sorted(LDPC_RULES),
+        default="boxplus",
+        help="LDPC check-node rule: tanh domain (default), phi table, or piecewise-linear box-plus",
+    )
     args = parser.parse_args()
+    # Module constant of the library (not a public argument): the benchmark compares the rules.
+    ldpc.CHECK_RULE = LDPC_RULES[args.ldpc_rule]
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
     options = (" --large" * args.large) + (f" --only {args.only}" if args.only else "")
     options += " --ldpc" * args.ldpc
     options += f" --pulses {args.pulses:.0e}" if args.pulses != 1e8 else ""
     options += f" --cascade-fer {args.cascade_fer}" if args.cascade_fer else ""
     options += f" --ldpc-fer {args.ldpc_fer}" if args.ldpc_fer else ""
+    options += f" --ldpc-rule {args.ldpc_rule}" if args.ldpc_rule != "boxplus" else ""
     print(command + options)
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.cascade_fer:

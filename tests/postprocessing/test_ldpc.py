@@ -121,6 +121,10 @@ def test_qc_peg_has_the_degrees_circulants_and_no_four_cycles(rng: np.random.Gen
         (kernels.RULE_SUM_PRODUCT, 0.0, 2e-3),
         # The phi table has bins 1/512 wide: messages agree to about a hundredth.
         (kernels.RULE_SUM_PRODUCT_TABLE, 0.0, 0.03),
+        # tanh domain in float32 with polynomial exp/log (relative error ~1e-7 each): float32
+        # rounding only (worst 7e-7 over 20 seeds, like the float32 log/tanh rule); 1e-4 leaves
+        # room for other compilers' rounding and is still 300 times tighter than the table.
+        (kernels.RULE_SUM_PRODUCT_FAST, 0.0, 1e-4),
     ],
 )
 def test_decoder_matches_the_slow_reference(
@@ -147,9 +151,15 @@ def test_decoder_matches_the_slow_reference(
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize(
+    "rule",
+    [kernels.RULE_SUM_PRODUCT_TABLE, kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_BOX_PLUS],
+)
 @given(seed=st.integers(0, 2**32 - 1), p=st.floats(0.0, 0.2))
 @settings(max_examples=25, deadline=None)
-def test_decoder_reports_success_only_when_the_syndrome_is_met(seed: int, p: float) -> None:
+def test_decoder_reports_success_only_when_the_syndrome_is_met(
+    rule: int, seed: int, p: float
+) -> None:
     """Never a silent failure: ``ok`` is exactly "the hard decision meets the syndrome"."""
     rng = np.random.default_rng(seed)
     ptr, cols, shifts, _ = _small_qc(rng)
@@ -161,12 +171,101 @@ def test_decoder_reports_success_only_when_the_syndrome_is_met(seed: int, p: flo
     totals = np.where(b == 0, 2.9, -2.9).astype(np.float32)
     c2v = np.zeros((4, cols.size * 7), dtype=np.float32)
     ok = kernels.qc_decode(
-        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20,
-        kernels.RULE_SUM_PRODUCT_TABLE, 0.0,
+        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20, rule, 0.0,
     )  # fmt: skip
     hard = (totals < 0).astype(np.int64)
     met = np.all((hard @ H.T) % 2 == syndromes, axis=1)
     assert np.array_equal(ok.astype(bool), met)
+
+
+@pytest.mark.kernel
+def test_arithmetic_exp_and_log_match_numpy() -> None:
+    """The float32 polynomial ``e^-x`` and ``ln`` of the tanh-domain rule, against float64."""
+    xs = np.concatenate([np.linspace(0.0, 87.0, 1500), np.geomspace(1e-7, 1.0, 300)])
+    got = np.array([kernels._exp_neg(np.float32(x)) for x in xs], dtype=np.float64)
+    want = np.exp(-xs.astype(np.float32).astype(np.float64))
+    assert np.allclose(got, want, rtol=3e-7, atol=0.0)
+    vs = np.concatenate([np.geomspace(1e-30, 1e30, 1500), np.linspace(0.5, 2.0, 300)])
+    got = np.array([kernels._log(np.float32(v)) for v in vs], dtype=np.float64)
+    want = np.log(vs.astype(np.float32).astype(np.float64))
+    assert np.allclose(got, want, rtol=3e-7, atol=3e-7)
+
+
+@pytest.mark.kernel
+def test_tanh_rule_saturates_where_the_table_does(rng: np.random.Generator) -> None:
+    """Confident inputs: the messages out of the checks stop at the table rule's largest
+    value (phi of its first bin), not at float32's limit."""
+    ptr, cols, shifts, _ = _small_qc(rng)
+    n = (int(cols.max()) + 1) * 7
+    syndrome = rng.integers(0, 2, (1, (ptr.size - 1) * 7), dtype=np.uint8)
+    syndrome[0, 0] = 1  # unmet by the all-zero word: the decoder runs its sweep
+    largest = {}
+    rules = (kernels.RULE_SUM_PRODUCT_TABLE, kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_BOX_PLUS)
+    for rule in rules:
+        totals = np.full((1, n), 30.0, dtype=np.float32)
+        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
+        kernels.qc_decode(totals, c2v, syndrome, np.array([0]), ptr, cols, shifts, 7, 1, rule, 0.0)
+        largest[rule] = float(np.abs(c2v).max())
+    assert largest[kernels.RULE_SUM_PRODUCT_FAST] == pytest.approx(kernels.FAST_MAX_MESSAGE, 1e-5)
+    assert largest[kernels.RULE_SUM_PRODUCT_TABLE] == pytest.approx(kernels.FAST_MAX_MESSAGE, 1e-5)
+    assert largest[kernels.RULE_BOX_PLUS] == pytest.approx(kernels.FAST_MAX_MESSAGE, 1e-5)
+
+
+@pytest.mark.kernel
+def test_box_plus_stays_within_its_fit_error() -> None:
+    """The piecewise-linear box-plus against the exact operator on a grid (float64)."""
+    xs = np.linspace(0.0, 30.0, 3001)
+    fit = np.array([kernels._log1p_exp_neg(np.float32(x)) for x in xs])
+    assert np.max(np.abs(fit - np.log1p(np.exp(-xs)))) <= kernels.BOX_PLUS_FIT_ERROR
+    grid = np.concatenate([-np.geomspace(1e-3, 40, 40), [0.0], np.geomspace(1e-3, 40, 40)])
+    worst = 0.0
+    for x in grid:
+        for y in grid:
+            got = kernels._box_plus(np.float32(x), np.float32(y))
+            prod = math.tanh(x / 2) * math.tanh(y / 2)
+            if abs(prod) < 1 - 1e-9:
+                want = 2 * math.atanh(prod)
+            else:  # the product rounds towards 1 in float64: the same identity, stably
+                want = math.copysign(min(abs(x), abs(y)), x * y)
+                want += math.log1p(math.exp(-abs(x + y))) - math.log1p(math.exp(-abs(x - y)))
+            worst = max(worst, abs(got - want))
+    assert worst <= 2 * kernels.BOX_PLUS_FIT_ERROR + 1e-5
+
+
+@pytest.mark.kernel
+def test_box_plus_rule_stays_within_its_error_bound(rng: np.random.Generator) -> None:
+    """One sweep of the box-plus rule against the dense sum-product reference.
+
+    Each message combines ``d - 1`` inputs with ``d - 2`` box-plus operations, each within
+    ``2 * BOX_PLUS_FIT_ERROR`` of the exact one and with slopes at most 1, so a message errs by
+    at most ``(d - 2) * 2 * BOX_PLUS_FIT_ERROR``; a total adds one message per edge of its
+    column (a layered sweep feeds earlier errors forward, so the bound is doubled).
+    """
+    worst = 0.0
+    for _ in range(10):
+        ptr, cols, shifts, degrees = _small_qc(rng)
+        H = _dense(ptr, cols, shifts, 7)
+        n = H.shape[1]
+        a = rng.integers(0, 2, n, dtype=np.uint8)
+        b = a ^ (rng.random(n) < 0.08).astype(np.uint8)
+        b[0] ^= a[0] == b[0]
+        syndrome = (H @ a) % 2
+        prior = np.where(b == 0, 2.0, -2.0).astype(np.float32)
+        prior[5] = 0.0
+        totals = prior[None, :].copy()
+        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
+        kernels.qc_decode(
+            totals, c2v, syndrome[None, :].astype(np.uint8), np.array([0]), ptr, cols, shifts,
+            7, 1, kernels.RULE_BOX_PLUS, 0.0,
+        )  # fmt: skip
+        want = _reference_decode(H, prior, syndrome, 1, 0, 7)
+        bound = 2 * degrees.max() * (np.diff(ptr).max() - 2) * 2 * kernels.BOX_PLUS_FIT_ERROR
+        worst = max(worst, float(np.max(np.abs(totals[0] - want))) / bound)
+    assert 0.0 < worst <= 1.0
+
+
+def test_protocol_uses_the_gather_free_rule() -> None:
+    assert ldpc.CHECK_RULE == kernels.RULE_BOX_PLUS
 
 
 @pytest.mark.kernel
@@ -296,7 +395,12 @@ def test_short_keys_take_the_short_frames() -> None:
     assert ldpc.choose_rate(0.02, key_bits=enough).code is long.code
 
 
-def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator) -> None:
+@pytest.mark.parametrize(
+    "rule",
+    [kernels.RULE_BOX_PLUS, kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_SUM_PRODUCT_TABLE],
+)
+def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator, rule: int) -> None:
+    monkeypatch.setattr(ldpc, "CHECK_RULE", rule)
     monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # the long frames, for a short test
     q = 0.03
     code = ldpc.choose_rate(q).code
