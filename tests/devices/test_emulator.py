@@ -192,12 +192,17 @@ def test_gather_from_gaps_equals_gather_and_refuses_overruns(rng: np.random.Gene
     pulses = np.sort(rng.choice(n, 300, replace=False)).astype(np.int64)
     for got, expected in zip(record.at_gaps(click_gaps(pulses)), record.at(pulses), strict=True):
         assert np.array_equal(got, expected)
+    assert all(x.size == 0 for x in record.at_gaps(np.zeros(0, np.uint8)))
     with pytest.raises(IndexError, match="beyond the 2000 pulses"):
-        record.at_gaps(np.array([1999, 1], dtype=np.uint16))
-    with pytest.raises(IndexError, match="beyond"):
-        record.at_gaps(np.array([3, 2**64 - 1], dtype=np.uint64))
-    with pytest.raises(IndexError, match="unsigned"):
-        record.at_gaps(np.array([3], dtype=np.int64))
+        record.at_gaps(click_gaps(np.array([1999, 2000], np.int64)))
+    with pytest.raises(IndexError, match="beyond"):  # a huge gap, nine bytes
+        record.at_gaps(np.array([3] + [255] * 8 + [63], dtype=np.uint8))
+    with pytest.raises(IndexError, match="malformed"):  # ends inside a number
+        record.at_gaps(np.array([3, 200], dtype=np.uint8))
+    with pytest.raises(IndexError, match="malformed"):  # ten bytes
+        record.at_gaps(np.array([255] * 9 + [1], dtype=np.uint8))
+    with pytest.raises(IndexError, match="uint8"):
+        record.at_gaps(np.array([3], dtype=np.uint16))
 
 
 @pytest.mark.kernel

@@ -31,27 +31,46 @@ def gather_pulses(bits, bases, intensity_index, pulses):
 
 
 @njit(cache=True, nogil=True)
-def gather_gaps(bits, bases, intensity_index, gaps, n_pulses):
-    """:func:`gather_pulses` for the pulses announced as gaps (first gap = first pulse number).
+def gather_gaps(bits, bases, intensity_index, stream, n_pulses):
+    """:func:`gather_pulses` for the pulses announced as LEB128 gaps (first gap = first pulse
+    number; see ``euroqci.postprocessing.sifting.click_gaps``).
 
-    Walks the running sum without materialising the int64 pulse numbers. Returns
-    ``(ok, bits, bases, index)``; ``ok`` is False when a pulse number reaches ``n_pulses``.
+    Decodes and gathers in one pass without materialising the pulse numbers. Returns
+    ``(status, bits, bases, index)``: status 0 when every gap decoded within the record, 1 when
+    a pulse number reaches ``n_pulses``, 2 when the stream is malformed (it ends inside a
+    number, or a number has more than nine bytes).
     """
-    n = gaps.shape[0]
+    n_bytes = stream.shape[0]
+    n = 0
+    for k in range(n_bytes):
+        n += stream[k] < 128
     out_bits = np.empty(n, dtype=np.uint8)
     out_bases = np.empty(n, dtype=np.uint8)
     out_index = np.empty(n, dtype=np.uint8)
+    if n_bytes > 0 and stream[n_bytes - 1] >= 128:
+        return 2, out_bits[:0], out_bases[:0], out_index[:0]
     p = np.int64(0)
+    k = 0
     for i in range(n):
-        gap = np.int64(gaps[i])  # a uint64 beyond 2^63 turns negative: refused below
-        if gap < 0 or gap >= n_pulses - p:
-            return False, out_bits[:0], out_bases[:0], out_index[:0]
+        gap = np.int64(0)
+        shift = 0
+        while True:
+            byte = np.int64(stream[k])
+            k += 1
+            gap |= (byte & 127) << shift
+            if byte < 128:
+                break
+            shift += 7
+            if shift > 56:  # nine bytes hold 63 bits: a longer number is not a pulse number
+                return 2, out_bits[:0], out_bases[:0], out_index[:0]
+        if gap >= n_pulses - p:
+            return 1, out_bits[:0], out_bases[:0], out_index[:0]
         p += gap
-        shift = 7 - (p & 7)
-        out_bits[i] = (bits[p >> 3] >> shift) & 1
-        out_bases[i] = (bases[p >> 3] >> shift) & 1
+        bit_shift = 7 - (p & 7)
+        out_bits[i] = (bits[p >> 3] >> bit_shift) & 1
+        out_bases[i] = (bases[p >> 3] >> bit_shift) & 1
         out_index[i] = (intensity_index[p >> 2] >> (6 - 2 * (p & 3))) & 3
-    return True, out_bits, out_bases, out_index
+    return 0, out_bits, out_bases, out_index
 
 
 @njit(cache=True, nogil=True)

@@ -97,18 +97,32 @@ class AliceRecord:
         bits, bases, idx = gather_pulses(self.bits, self.bases, self.intensity_index, pulses)
         return bits, bases, idx
 
-    def at_gaps(self, gaps: npt.NDArray[np.unsignedinteger]) -> tuple[U8, U8, U8]:
-        """:meth:`at` for pulses given as gaps between increasing pulse numbers (the first gap
-        is the first pulse number), as Bob announces them; no int64 positions are built."""
+    def at_gaps(self, stream: U8) -> tuple[U8, U8, U8]:
+        """:meth:`at` for pulses announced as LEB128 gaps between increasing pulse numbers (the
+        first gap is the first pulse number), as Bob announces them
+        (``euroqci.postprocessing.sifting.click_gaps``); no int64 positions are built.
+
+        Raises
+        ------
+        IndexError
+            A pulse number beyond the record, or a malformed stream (not uint8, ending inside
+            a number, a number longer than nine bytes).
+        """
         from euroqci.devices._kernels import gather_gaps
 
-        if gaps.dtype.kind != "u":
-            raise IndexError("gaps: expected an unsigned integer array")
-        ok, bits, bases, idx = gather_gaps(
-            self.bits, self.bases, self.intensity_index, gaps, np.int64(self.n_pulses)
+        if stream.dtype != np.uint8 or stream.ndim != 1:
+            raise IndexError("gaps: expected a one-dimensional uint8 LEB128 stream")
+        status, bits, bases, idx = gather_gaps(
+            self.bits,
+            self.bases,
+            self.intensity_index,
+            np.ascontiguousarray(stream),
+            np.int64(self.n_pulses),
         )
-        if not ok:
+        if status == 1:
             raise IndexError(f"gaps: a pulse number beyond the {self.n_pulses} pulses sent")
+        if status == 2:
+            raise IndexError("gaps: a malformed LEB128 stream (a number cut short or too long)")
         return bits, bases, idx
 
     def save(self, path: Path) -> None:

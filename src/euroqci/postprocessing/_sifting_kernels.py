@@ -1,4 +1,4 @@
-"""Kernels of sifting: Bob's click announcement as narrow gaps, without int64 temporaries.
+"""Kernels of sifting: Bob's click announcement as LEB128 gaps, the sifting itself, counts.
 
 Compiled with numba through ``euroqci._jit.njit`` (plain Python under ``NUMBA_DISABLE_JIT=1``).
 """
@@ -11,27 +11,37 @@ from euroqci._jit import njit
 
 
 @njit(cache=True, nogil=True)
-def largest_gap(click_index):
-    """The largest gap between consecutive pulse numbers (the first from 0), or -1 if the
-    numbers decrease anywhere."""
+def varint_gaps_size(click_index):
+    """Bytes of the LEB128 encoding of the gaps between consecutive pulse numbers (the first
+    from 0), or -1 if the numbers decrease anywhere."""
     previous = np.int64(0)
-    largest = np.int64(0)
+    size = np.int64(0)
     for i in range(click_index.shape[0]):
         gap = click_index[i] - previous
         if gap < 0:
             return np.int64(-1)
-        if gap > largest:
-            largest = gap
+        size += 1
+        while gap >= 128:
+            gap >>= 7
+            size += 1
         previous = click_index[i]
-    return largest
+    return size
 
 
 @njit(cache=True, nogil=True)
-def write_gaps(click_index, out):
-    """``out[i] = click_index[i] - click_index[i - 1]`` (``out[0] = click_index[0]``)."""
+def write_varint_gaps(click_index, out):
+    """Write the gaps as LEB128 (seven bits per byte, low bits first, the high bit set on
+    every byte but a number's last) into ``out`` (``varint_gaps_size`` bytes)."""
     previous = np.int64(0)
+    k = 0
     for i in range(click_index.shape[0]):
-        out[i] = click_index[i] - previous
+        gap = click_index[i] - previous
+        while gap >= 128:
+            out[k] = np.uint8((gap & 127) | 128)
+            gap >>= 7
+            k += 1
+        out[k] = np.uint8(gap)
+        k += 1
         previous = click_index[i]
 
 

@@ -262,8 +262,8 @@ class Alice(_Party):
         except IndexError as exc:
             text = f"Bob's sifting message: {exc}"
             raise ProtocolAbort(text, reason="malformed message") from exc
-        bob_bases = np.unpackbits(msg["bases"], count=gaps.size)
-        if bob_bases.size != gaps.size:
+        bob_bases = np.unpackbits(msg["bases"], count=bits.size)
+        if bob_bases.size != bits.size:
             raise ProtocolAbort(
                 "Bob's sifting message: expected one basis per click", reason="malformed message"
             )
