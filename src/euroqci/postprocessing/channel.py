@@ -132,11 +132,15 @@ class MemoryTransport:
     has sent) and polls its own for a short while with the GIL released
     (:mod:`euroqci.postprocessing._spin_kernels`): in a ping-pong such as Cascade's the reply
     then arrives without a thread wake-up or a GIL hand-over. A peer that does not answer
-    within the poll budget (about 0.1-0.3 ms) is waited for on the queue as usual.
+    within the poll budget (about 0.25 ms) is waited for on the queue as usual.
     """
 
-    #: Polls of the doorbell before blocking (an atomic load each, about a nanosecond).
-    POLLS = 200_000
+    #: Polls of the doorbell before blocking: about 0.25 ms on the development machine
+    #: (an atomic load each). It must outlast a late Cascade round of the peer (50-80 us of
+    #: work and messages): with 200,000 polls (54 us) a party often gave up just before the
+    #: reply and paid for a wake-up, and Cascade took 0.28-0.35 s instead of 0.23 s for
+    #: 3.3e6 bits.
+    POLLS = 1_000_000
 
     def __init__(
         self,
