@@ -580,7 +580,7 @@ def qc_decode(
                         min2[z] = np.float32(1e30)
                     # Gather and scatter read and write the totals in place, each edge's
                     # block as its two rotated runs: no copy into check order and back (the
-                    # same arithmetic as the general path below, 10-15 % fewer ns per edge).
+                    # same arithmetic as before, 1.25-1.30 -> 1.09-1.13 ns per edge).
                     for i in range(deg):
                         e = start + i
                         base = cols[e] * z_size

@@ -85,7 +85,7 @@ ROOM_SHARE = 0.5
 STEP_EFFICIENCY = 0.04
 #: Check-node rule of the decoder (a ``RULE_*`` constant of ``_ldpc_kernels``, which this
 #: module imports lazily): the box-plus rule with a piecewise-linear correction
-#: (``RULE_BOX_PLUS`` = 4, 1.25 ns per edge, f within 0.003 of sum-product on the shipped
+#: (``RULE_BOX_PLUS`` = 4, 1.1 ns per edge, f within 0.003 of sum-product on the shipped
 #: codes), sum-product in the tanh domain (``RULE_SUM_PRODUCT_FAST`` = 3, float32-exact,
 #: 1.85 ns) or from the phi table (``RULE_SUM_PRODUCT_TABLE`` = 1, the rule before, 2.8 ns).
 CHECK_RULE = 4
