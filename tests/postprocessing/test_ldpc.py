@@ -232,6 +232,27 @@ def test_box_plus_stays_within_its_fit_error() -> None:
     assert worst <= 2 * kernels.BOX_PLUS_FIT_ERROR + 1e-5
 
 
+def _box_plus_sweeps(rng: np.random.Generator, sweeps: int):
+    """A small random QC code, a noisy word with one punctured position, and the totals after
+    ``sweeps`` box-plus sweeps of the kernel."""
+    ptr, cols, shifts, degrees = _small_qc(rng)
+    H = _dense(ptr, cols, shifts, 7)
+    n = H.shape[1]
+    a = rng.integers(0, 2, n, dtype=np.uint8)
+    b = a ^ (rng.random(n) < 0.08).astype(np.uint8)
+    b[0] ^= a[0] == b[0]
+    syndrome = (H @ a) % 2
+    prior = np.where(b == 0, 2.0, -2.0).astype(np.float32)
+    prior[5] = 0.0
+    totals = prior[None, :].copy()
+    c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
+    kernels.qc_decode(
+        totals, c2v, syndrome[None, :].astype(np.uint8), np.array([0]), ptr, cols, shifts,
+        7, sweeps, kernels.RULE_BOX_PLUS, 0.0,
+    )  # fmt: skip
+    return ptr, degrees, H, prior, syndrome, totals[0]
+
+
 @pytest.mark.kernel
 def test_box_plus_rule_stays_within_its_error_bound(rng: np.random.Generator) -> None:
     """One sweep of the box-plus rule against the dense sum-product reference.
@@ -243,24 +264,10 @@ def test_box_plus_rule_stays_within_its_error_bound(rng: np.random.Generator) ->
     """
     worst = 0.0
     for _ in range(10):
-        ptr, cols, shifts, degrees = _small_qc(rng)
-        H = _dense(ptr, cols, shifts, 7)
-        n = H.shape[1]
-        a = rng.integers(0, 2, n, dtype=np.uint8)
-        b = a ^ (rng.random(n) < 0.08).astype(np.uint8)
-        b[0] ^= a[0] == b[0]
-        syndrome = (H @ a) % 2
-        prior = np.where(b == 0, 2.0, -2.0).astype(np.float32)
-        prior[5] = 0.0
-        totals = prior[None, :].copy()
-        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
-        kernels.qc_decode(
-            totals, c2v, syndrome[None, :].astype(np.uint8), np.array([0]), ptr, cols, shifts,
-            7, 1, kernels.RULE_BOX_PLUS, 0.0,
-        )  # fmt: skip
+        ptr, degrees, H, prior, syndrome, totals = _box_plus_sweeps(rng, 1)
         want = _reference_decode(H, prior, syndrome, 1, 0, 7)
         bound = 2 * degrees.max() * (np.diff(ptr).max() - 2) * 2 * kernels.BOX_PLUS_FIT_ERROR
-        worst = max(worst, float(np.max(np.abs(totals[0] - want))) / bound)
+        worst = max(worst, float(np.max(np.abs(totals - want))) / bound)
     assert 0.0 < worst <= 1.0
 
 
@@ -311,23 +318,9 @@ def test_box_plus_kernel_matches_its_slow_reference(rng: np.random.Generator) ->
     """The in-place box-plus path (totals read and written as rotated runs, no copies) gives
     the totals of a check-by-check decoder with the same arithmetic, up to float32 rounding."""
     for _ in range(5):
-        ptr, cols, shifts, _ = _small_qc(rng)
-        H = _dense(ptr, cols, shifts, 7)
-        n = H.shape[1]
-        a = rng.integers(0, 2, n, dtype=np.uint8)
-        b = a ^ (rng.random(n) < 0.08).astype(np.uint8)
-        b[0] ^= a[0] == b[0]
-        syndrome = (H @ a) % 2
-        prior = np.where(b == 0, 2.0, -2.0).astype(np.float32)
-        prior[5] = 0.0
-        totals = prior[None, :].copy()
-        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
-        kernels.qc_decode(
-            totals, c2v, syndrome[None, :].astype(np.uint8), np.array([0]), ptr, cols, shifts,
-            7, 3, kernels.RULE_BOX_PLUS, 0.0,
-        )  # fmt: skip
+        _, _, H, prior, syndrome, totals = _box_plus_sweeps(rng, 3)
         want = _box_plus_reference_decode(H, prior, syndrome, 3)
-        assert np.allclose(totals[0], want, rtol=1e-4, atol=1e-4)
+        assert np.allclose(totals, want, rtol=1e-4, atol=1e-4)
 
 
 def test_protocol_uses_the_gather_free_rule() -> None:
