@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import json
 import math
 import threading
@@ -357,7 +358,7 @@ def test_builder_is_reproducible_and_follows_the_distribution() -> None:
     assert np.array_equal(np.sort(np.bincount(one["cols"].astype(np.int64))), want)
     code = ldpc.code_from_arrays(0, one)
     assert code.n == 256 * 64 and code.m == m_b * 64
-    assert np.unique(code.adapt).size == code.d == round(0.1 * code.n)
+    assert np.unique(code.adapt).size == code.d == round(b.MOTHER_CODES[0.8] * code.n)
     # Girth at least 6 on the lifted graph (Z = 64 leaves QC-PEG room enough for that).
     cptr, cvar = kernels.qc_expand(code.row_ptr, code.cols, code.shifts, code.z)
     H = sparse.csr_matrix((np.ones(cvar.size, dtype=np.int32), cvar, cptr), (code.m, code.n))
@@ -395,14 +396,18 @@ def test_shipped_family_spans_the_rates(key_bits: int | None) -> None:
     assert len(codes) >= 5
     assert len({c.z for c in codes}) == 1
     assert [c.rate for c in codes] == sorted((c.rate for c in codes), reverse=True)
-    assert all(abs(c.d - 0.1 * c.n) <= 1 for c in codes)
+    # Neighbours overlap: every rate between the lowest and the highest has a code.
+    for high, low in itertools.pairwise(codes):
+        assert low.effective_rate(low.d) >= high.effective_rate(0)
     for code in codes:
         assert np.unique(code.adapt).size == code.d
         assert np.unique(code.cols).size * code.z == code.n  # every variable is checked
         assert code.key_positions.size == code.k
         assert np.all((code.shifts >= 0) & (code.shifts < code.z))
-    # Effective rates cover QBER 0.5 % to 11 % at efficiency 1.
-    assert codes[0].effective_rate(codes[0].d) >= 1 - binary_entropy(0.005)
+    # Effective rates cover QBER 0.5 % (short frames: 1 %, see MAX_RATE in the build script)
+    # to 11 % at efficiency 1.
+    lowest_qber = 0.005 if key_bits is None else 0.01
+    assert codes[0].effective_rate(codes[0].d) >= 1 - binary_entropy(lowest_qber)
     assert codes[-1].effective_rate(0) <= 1 - binary_entropy(0.11)
 
 
@@ -490,7 +495,7 @@ def small_family() -> tuple[ldpc.LdpcCode, ...]:
     b = _builder()
     return tuple(
         ldpc.code_from_arrays(i, b.build_code(r, 256, 64, np.random.default_rng([b.SEED, i])))
-        for i, r in enumerate((0.8, 0.7, 0.6))
+        for i, r in enumerate((0.8, 0.69, 0.6))
     )
 
 
@@ -536,10 +541,10 @@ def test_keys_are_equal_or_the_frame_is_reported_failed(small_family, seed, qber
 
 
 def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
-    """Started far above capacity, the frames decode only after punctured bits are revealed."""
-    monkeypatch.setattr(ldpc, "START_BY_QBER", ((0.02, 0.7),))
+    """Started too near capacity, the frames decode only after punctured bits are revealed."""
+    monkeypatch.setattr(ldpc, "START_BY_QBER", ((0.02, 1.05),))
     monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
-    monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.1)
+    monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.05)
     q = 0.02
     choice = ldpc.choose_rate(q)
     n = choice.code.k
