@@ -39,7 +39,7 @@ from euroqci.postprocessing.ldpc_design import (
 
 BASE_COLUMNS = 256
 #: Candidate node degrees of the variables (those above the number of base rows are dropped).
-SUPPORT = (2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25)
+SUPPORT = (2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50)
 DEGREE2_SHARE = 0.9
 #: Grid of the optimisation runs (the final thresholds are recomputed at the finer default).
 STEP = 0.1
@@ -89,10 +89,13 @@ def optimise(
     max_iterations: int,
     seed: int,
     seeds: list[dict[int, float]],
+    max_degree: int = max(SUPPORT),
+    base_columns: int = BASE_COLUMNS,
+    degree2_share: float = DEGREE2_SHARE,
     log: bool = True,
 ) -> tuple[dict[int, float], float]:
-    m_b = round((1 - rate) * BASE_COLUMNS)
-    support = [d for d in SUPPORT if d <= m_b]
+    m_b = round((1 - rate) * base_columns)
+    support = [d for d in SUPPORT if d <= min(m_b, max_degree)]
     rng = np.random.default_rng([seed, round(1000 * rate)])
     lo_p, hi_p = qber_at(rate, 1.4), qber_at(rate, 0.999)
 
@@ -114,7 +117,7 @@ def optimise(
     pop *= rng.random(pop.shape) < 0.67
     for i, lam in enumerate(seeds[:population]):
         pop[i] = [lam.get(d, 0.0) for d in support]
-    fit = np.array([threshold(repair(x, support, rate, DEGREE2_SHARE), lo_p) for x in pop])
+    fit = np.array([threshold(repair(x, support, rate, degree2_share), lo_p) for x in pop])
     t0 = time.perf_counter()
     for gen in range(generations):
         for i in range(population):
@@ -123,7 +126,7 @@ def optimise(
             cross = rng.random(len(support)) < 0.7
             cross[rng.integers(len(support))] = True
             trial = np.clip(np.where(cross, mutant, pop[i]), 0.0, None)
-            lam = repair(trial, support, rate, DEGREE2_SHARE)
+            lam = repair(trial, support, rate, degree2_share)
             if converges(lam, fit[i] * (1 + 1e-4)):
                 fit[i] = threshold(lam, fit[i])
                 pop[i] = trial
@@ -136,7 +139,7 @@ def optimise(
                 flush=True,
             )
     best = int(np.argmax(fit))
-    return repair(pop[best], support, rate, DEGREE2_SHARE), float(fit[best])
+    return repair(pop[best], support, rate, degree2_share), float(fit[best])
 
 
 def main() -> None:
@@ -146,13 +149,25 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=20)
     parser.add_argument("--max-iterations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--max-degree", type=int, default=max(SUPPORT))
+    parser.add_argument("--base-columns", type=int, default=BASE_COLUMNS)
+    parser.add_argument("--degree2-share", type=float, default=DEGREE2_SHARE)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--start", type=Path, help="a --json file of an earlier run: its designs seed the search"
+    )
     args = parser.parse_args()
+    earlier = json.loads(args.start.read_text()) if args.start else {}
     results = {}
     for rate in map(float, args.rates.split(",")):
         seeds = [
             {2: 0.2, 3: 0.1, 5: 0.1, 8: 0.1, 20: 0.5},
             {2: 0.15, 3: 0.25, 8: 0.3, 12: 0.3},
+        ]
+        seeds += [
+            {int(d): v for d, v in found["lambda"].items()}
+            for r, found in earlier.items()
+            if abs(float(r) - rate) < 0.035
         ]
         lam, p_opt = optimise(
             rate,
@@ -161,6 +176,9 @@ def main() -> None:
             max_iterations=args.max_iterations,
             seed=args.seed,
             seeds=seeds,
+            max_degree=args.max_degree,
+            base_columns=args.base_columns,
+            degree2_share=args.degree2_share,
         )
         rho = check_degrees_for_rate(lam, rate)
         # Fine-grid thresholds: finite-iteration and asymptotic.
