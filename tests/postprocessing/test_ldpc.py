@@ -351,7 +351,7 @@ def test_builder_is_reproducible_and_follows_the_distribution() -> None:
     one = b.build_code(0.8, 256, 64, np.random.default_rng([b.SEED, 80]))
     two = b.build_code(0.8, 256, 64, np.random.default_rng([b.SEED, 80]))
     assert all(np.array_equal(one[k], two[k]) for k in one)
-    lam = {e: p for e, p in b._EXPONENTS[0.8][0].items()}
+    lam = {d - 1: p for d, p in b._DESIGNED[0.8].items()}
     m_b = round(0.2 * 256)
     want = b.variable_degrees({e: p / sum(lam.values()) for e, p in lam.items()}, 256, m_b)
     assert np.array_equal(np.sort(np.bincount(one["cols"].astype(np.int64))), want)
