@@ -51,6 +51,10 @@ LIFTINGS = (1024, 128)
 SEED = 20261127
 
 
+#: Largest variable degree per lifting size: with circulants of 128, QC-PEG cannot keep every
+#: pair of columns of the designed degrees (up to 50) from closing 4-cycles (98 of them in the
+#: rate-0.90 code), so the short family lowers higher degrees to this one (girth 6 again).
+MAX_DEGREE_BY_LIFTING = {128: 20}
 #: Share of each frame's code bits that the protocol can puncture or shorten (delta in
 #: Elkouss, Martinez-Mateo, Martin, QIC 11, 226 (2011)).
 ADAPT_FRACTION = 0.10
@@ -192,6 +196,7 @@ def build_code(
     lam = {e: p / total for e, p in lam.items()}
     m_b = round((1 - rate) * n_b)
     degs = variable_degrees(lam, n_b, m_b)
+    degs = np.minimum(degs, MAX_DEGREE_BY_LIFTING.get(z_size, m_b))
     if degs.max() > m_b:
         raise SystemExit(f"rate {rate}: degree {degs.max()} needs more than {m_b} base rows")
     cap = int(np.ceil(degs.sum() / m_b)) + 1
