@@ -545,6 +545,7 @@ def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
     # Most adaptation positions punctured at the start: room for the reveals to bring the
     # rate well below the mother code's (fully shortened, the rate-0.86 code that a share of
     # 0.5 picks here ends at f = 1.10, at its measured limit).
+    monkeypatch.setattr(ldpc, "ROOM_BY_QBER", ())
     monkeypatch.setattr(ldpc, "ROOM_SHARE", 0.8)
     q = 0.02
     choice = ldpc.choose_rate(q)

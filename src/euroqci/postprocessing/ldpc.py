@@ -51,11 +51,14 @@ __all__ = [
     "ldpc_alice",
     "ldpc_bob",
     "load_codes",
+    "room_share",
 ]
 
 #: Layered sweeps of a decoding attempt from the priors, and of an attempt that resumes from
 #: the messages of the last one (``RESTART_ON_REVEAL = False`` only).
-FIRST_ITERATIONS = 40
+#: 60 since the density-evolution codes (2026-11-27): their frames converge more slowly near
+#: threshold; with 40, f was 0.003-0.01 higher at QBER 1-3 % (16 frames, STEP_EFFICIENCY 0.03).
+FIRST_ITERATIONS = 60
 RESUME_ITERATIONS = 10
 #: After a reveal, restart the frame from its priors (True) or resume from its messages
 #: (False, restarting only after the last reveal). Measured on the QC codes at QBER
@@ -66,23 +69,35 @@ RESUME_ITERATIONS = 10
 RESTART_ON_REVEAL = True
 #: Starting effective rate ``1 - start_efficiency(qber) * h(qber)``: ``START_BY_QBER``
 #: interpolated linearly in the QBER (clamped at the ends), or ``START_EFFICIENCY`` when that
-#: table is empty. The table is a calibration of the shipped codes: about the efficiency where
-#: most of their frames decode (measured f = 1.19 / 1.16 / 1.13 / 1.10 at QBER 1 / 2 / 3 / 5 %
-#: whatever the start below it), so that few attempts are spent on frames that cannot decode
-#: yet. Starting at 1.16 / 1.13 / 1.12 / 1.10 gave the same f within 0.005 at QBER 1-3 % for
-#: about half the throughput.
-START_EFFICIENCY = 1.12
+#: table is empty. The table is a calibration of the shipped codes, about the efficiency where
+#: their mother codes alone first decode 95 % of frames (f = 1.10-1.11 for the codes designed
+#: by density evolution, ``scripts/build_ldpc_codes.py``), so that few attempts are spent on
+#: frames that cannot decode yet. Measured with these codes (16 frames, one worker, the room
+#: and step below): a start of 1.10 gave f = 1.139 / 1.109 / 1.115 at QBER 1 / 2 / 3 %, 1.12 at
+#: QBER 1 % gave 1.142 in 3 round trips instead of 5, 1.08 (room 0.2) 1.151 / 1.126 at 1 / 2 %.
+#: The codes before (Elkouss et al. 2009 rows) needed 1.19 / 1.15 / 1.13 / 1.10.
+START_EFFICIENCY = 1.10
 START_BY_QBER: tuple[tuple[float, float], ...] = (
-    (0.01, 1.19),
-    (0.02, 1.15),
-    (0.03, 1.13),
+    (0.01, 1.11),
+    (0.02, 1.10),
+    (0.03, 1.10),
     (0.05, 1.10),
 )
-#: Preferred share of punctured positions at the start (see :func:`choose_rate`).
+#: Preferred share of punctured positions at the start (see :func:`choose_rate`):
+#: ``ROOM_BY_QBER`` interpolated in the QBER, or ``ROOM_SHARE`` when that table is empty.
+#: Puncturing costs the designed high-rate codes more than it cost the codes before: at QBER
+#: 1 % the rate-0.88 code with 41 % of its positions punctured gave f = 1.165, the rate-0.90
+#: code with 22 % 1.139; at QBER 2 % 0.83 with 32 % 1.109; at QBER 3 % 0.75 with 58 % 1.141,
+#: 0.78 with 26 % 1.115. At QBER 5 % the rate-0.65 code (0.70 is the designed-era neighbour
+#: with little room) with 68 % gave 1.098 against 1.132 for 0.70 with 17 %.
 ROOM_SHARE = 0.5
-#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (0.03 gave f 0.01 lower
-#: than 0.04 at QBER 1-3 % for 30-40 % less throughput).
-STEP_EFFICIENCY = 0.04
+ROOM_BY_QBER: tuple[tuple[float, float], ...] = (
+    (0.03, 0.25),
+    (0.05, 0.5),
+)
+#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (with the designed codes
+#: 0.03 gave f 0.006-0.015 lower than 0.04 at QBER 1-3 % for 10-20 % less throughput).
+STEP_EFFICIENCY = 0.03
 #: Check-node rule of the decoder (a ``RULE_*`` constant of ``_ldpc_kernels``, which this
 #: module imports lazily): the box-plus rule with a piecewise-linear correction
 #: (``RULE_BOX_PLUS`` = 4, 1.1 ns per edge, f within 0.003 of sum-product on the shipped
@@ -218,6 +233,14 @@ def start_efficiency(qber: float) -> float:
     return float(np.interp(qber, q, f))
 
 
+def room_share(qber: float) -> float:
+    """The preferred punctured share at the start for ``qber`` (see ``ROOM_BY_QBER``)."""
+    if not ROOM_BY_QBER:
+        return ROOM_SHARE
+    q, share = zip(*ROOM_BY_QBER, strict=True)
+    return float(np.interp(qber, q, share))
+
+
 def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
     """The shipped codes of one frame length, highest rate first.
 
@@ -238,23 +261,24 @@ def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
     """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``.
 
     Among the codes that reach that rate, the one whose punctured share is closest to
-    ``ROOM_SHARE`` of its adaptation positions: enough punctured positions left for the blind
+    ``room_share(qber)`` of its adaptation positions: enough punctured positions left for the blind
     reveals, and not so many that belief propagation slows down (a punctured position starts
     with no information). The rate is clamped to what the family covers; the family is the
     one :func:`code_family` gives for ``key_bits``.
 
     >>> c = choose_rate(0.02)
-    >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - 1.15 h(0.02)
-    0.837
+    >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - 1.10 h(0.02)
+    0.844
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
     target = 1.0 - start_efficiency(qber) * h
     best: tuple[float, int, LdpcCode] | None = None
     codes = code_family(key_bits)
+    room = room_share(qber)
     for code in codes:
         # effective_rate(p) = target  <=>  p = target * k - k + m
         p = round(target * code.k - code.k + code.m)
-        score = abs(p - ROOM_SHARE * code.d)
+        score = abs(p - room * code.d)
         if 0 <= p <= code.d and (best is None or score < best[0]):
             best = (score, p, code)
     if best is None:

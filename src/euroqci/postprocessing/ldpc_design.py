@@ -157,7 +157,7 @@ def bsc_density_evolution(
     channel_llr = math.log((1.0 - qber) / qber)
     k_ch = max(1, round(channel_llr / step))
     step = channel_llr / k_ch
-    levels = int(math.ceil(max_llr / step))
+    levels = math.ceil(max_llr / step)
     k_ch = min(k_ch, levels)
     size = 2 * levels + 1
     table = kernels.de_box_plus_table(levels, step)
@@ -169,7 +169,7 @@ def bsc_density_evolution(
     chk_degrees = sorted(rho)
     # Linear convolution of (i - 1) check densities and the channel, by FFT.
     span = (var_degrees[-1] - 1) * (size - 1) + 2 * k_ch + 1
-    fft_size = 1 << int(math.ceil(math.log2(span)))
+    fft_size = 1 << math.ceil(math.log2(span))
     ch_short = np.zeros(2 * k_ch + 1)
     ch_short[-1] = 1.0 - qber
     ch_short[0] = qber
