@@ -68,7 +68,6 @@ def test_box_plus_with_a_certain_bit_is_the_identity() -> None:
     assert kernels.de_box_plus(a, zero, table)[levels] == pytest.approx(1.0)
 
 
-@pytest.mark.slow
 def test_regular_thresholds_match_richardson_urbanke() -> None:
     vectors = tomllib.loads((VECTORS / "ldpc_bsc_thresholds.toml").read_text())["ensemble"]
     for v in vectors:
