@@ -104,5 +104,7 @@ def test_bad_arguments_name_the_argument() -> None:
         bsc_density_evolution({3: 1.0}, {6: 1.0}, 0.6)
     with pytest.raises(ValueError, match="lam"):
         design_rate({}, {6: 1.0})
+    with pytest.raises(ValueError, match="degrees must be >= 2"):
+        bsc_density_evolution({1: 0.5, 3: 0.5}, {6: 1.0}, 0.05)
     with pytest.raises(ValueError, match="rate"):
         check_degrees_for_rate({3: 1.0}, 1.2)

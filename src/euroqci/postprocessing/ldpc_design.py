@@ -154,6 +154,10 @@ def bsc_density_evolution(
         raise ValueError(f"qber: {qber}, expected in (0, 0.5)")
     if step <= 0 or max_llr <= step:
         raise ValueError(f"step, max_llr: {step}, {max_llr}, expected 0 < step < max_llr")
+    if min(lam) < 2 or min(rho) < 2:
+        raise ValueError("lam, rho: node degrees must be >= 2")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations: {max_iterations}, expected >= 1")
     channel_llr = math.log((1.0 - qber) / qber)
     k_ch = max(1, round(channel_llr / step))
     step = channel_llr / k_ch
