@@ -349,17 +349,19 @@ def test_untainted_puncturing_leaves_one_punctured_variable_per_check(
 def test_builder_is_reproducible_and_follows_the_distribution() -> None:
     """The build script on a small lifting: same seed, same code; degrees as designed."""
     b = _builder()
-    one = b.build_code(0.8, 256, 64, np.random.default_rng([b.SEED, 80]))
-    two = b.build_code(0.8, 256, 64, np.random.default_rng([b.SEED, 80]))
+    one = b.build_code(0.8, 256, 128, np.random.default_rng([b.SEED, 80]))
+    two = b.build_code(0.8, 256, 128, np.random.default_rng([b.SEED, 80]))
     assert all(np.array_equal(one[k], two[k]) for k in one)
-    lam = {e: p for e, p in b._EXPONENTS[0.8][0].items()}
+    lam = {d - 1: p for d, p in b._DESIGNED[0.8].items()}
     m_b = round(0.2 * 256)
     want = b.variable_degrees({e: p / sum(lam.values()) for e, p in lam.items()}, 256, m_b)
+    want = np.sort(np.minimum(want, b.MAX_DEGREE_BY_LIFTING[128]))
     assert np.array_equal(np.sort(np.bincount(one["cols"].astype(np.int64))), want)
     code = ldpc.code_from_arrays(0, one)
-    assert code.n == 256 * 64 and code.m == m_b * 64
+    assert code.n == 256 * 128 and code.m == m_b * 128
     assert np.unique(code.adapt).size == code.d == round(b.MOTHER_CODES[0.8] * code.n)
-    # Girth at least 6 on the lifted graph (Z = 64 leaves QC-PEG room enough for that).
+    # Girth at least 6 on the lifted graph (Z = 128 leaves QC-PEG room enough for that, with
+    # degrees capped at MAX_DEGREE_BY_LIFTING).
     cptr, cvar = kernels.qc_expand(code.row_ptr, code.cols, code.shifts, code.z)
     H = sparse.csr_matrix((np.ones(cvar.size, dtype=np.int32), cvar, cptr), (code.m, code.n))
     overlap = (H.T @ H).tocoo()

@@ -55,6 +55,8 @@ __all__ = [
 
 #: Layered sweeps of a decoding attempt from the priors, and of an attempt that resumes from
 #: the messages of the last one (``RESTART_ON_REVEAL = False`` only).
+#: 60 since the density-evolution codes (2026-11-27): their frames converge more slowly near
+#: threshold; with 40, f was 0.003-0.01 higher at QBER 1-3 % (16 frames, STEP_EFFICIENCY 0.03).
 FIRST_ITERATIONS = 60
 RESUME_ITERATIONS = 10
 #: After a reveal, restart the frame from its priors (True) or resume from its messages
@@ -66,25 +68,33 @@ RESUME_ITERATIONS = 10
 RESTART_ON_REVEAL = True
 #: Starting effective rate ``1 - start_efficiency(qber) * h(qber)``: ``START_BY_QBER``
 #: interpolated linearly in the QBER (clamped at the ends), or ``START_EFFICIENCY`` when that
-#: table is empty. The table is a calibration of the shipped codes: about the efficiency where
-#: most of their frames decode (measured f = 1.19 / 1.16 / 1.13 / 1.10 at QBER 1 / 2 / 3 / 5 %
-#: whatever the start below it), so that few attempts are spent on frames that cannot decode
-#: yet. Starting at 1.16 / 1.13 / 1.12 / 1.10 gave the same f within 0.005 at QBER 1-3 % for
-#: about half the throughput.
-START_EFFICIENCY = 1.12
+#: table is empty. The table is a calibration of the shipped codes: near the efficiency where
+#: their mother codes alone first decode 95 % of frames (f = 1.09-1.12 for the codes designed
+#: by density evolution, ``scripts/build_ldpc_codes.py``), a little below it where the blind
+#: reveals still gain. Measured on the shipped family (32 frames, reveal step 0.02): a start
+#: of 1.10 gave f = 1.126 / 1.101 / 1.099 / 1.098 at QBER 1 / 2 / 3 / 5 % in 12 / 5 / 4 / 1
+#: round trips, 1.12 gave 1.130 / 1.115 / 1.116 in 5 / 1 / 1 (about twice as fast), 1.08
+#: gave 1.131 / 1.105 / 1.100 in 12 / 8 / 5. The codes before (Elkouss et al. 2009 rows,
+#: rates 0.05 apart, 10 % adaptation positions) needed 1.19 / 1.15 / 1.13 / 1.10.
+START_EFFICIENCY = 1.10
 START_BY_QBER: tuple[tuple[float, float], ...] = (
-    (0.01, 1.16),
-    (0.02, 1.13),
-    (0.03, 1.12),
+    (0.01, 1.10),
+    (0.02, 1.08),
+    (0.03, 1.08),
     (0.05, 1.10),
 )
+#: Added to the start efficiency on the short frames (``code_family`` for short keys): 32768
+#: bits decode further from capacity. Measured with 11 short frames (3.3e5 bits, QBER 1 / 2 /
+#: 3 / 5 %): +0.04 failed 0 / 1 / 2 / 2 frames (punctured positions ran out), +0.08 none, in
+#: one round trip each.
+SHORT_START_EXTRA = 0.08
 #: Reveal steps of punctured positions a starting code should leave, and the largest share of
 #: its adaptation positions it should puncture (see :func:`choose_rate`).
 ROOM_STEPS = 1
 PUNCTURED_SHARE_MAX = 0.6
-#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (0.03 gave f 0.01 lower
-#: than 0.04 at QBER 1-3 % for 30-40 % less throughput).
-STEP_EFFICIENCY = 0.04
+#: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (with the designed codes
+#: 0.03 gave f 0.006-0.015 lower than 0.04 at QBER 1-3 % for 10-20 % less throughput).
+STEP_EFFICIENCY = 0.02
 #: Check-node rule of the decoder (a ``RULE_*`` constant of ``_ldpc_kernels``, which this
 #: module imports lazily): the box-plus rule with a piecewise-linear correction
 #: (``RULE_BOX_PLUS`` = 4, 1.1 ns per edge, f within 0.003 of sum-product on the shipped
@@ -237,7 +247,8 @@ def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
 
 
 def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
-    """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``.
+    """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``
+    (plus ``SHORT_START_EXTRA`` in the efficiency on the short frames).
 
     Among the codes that reach that rate puncturing at most ``PUNCTURED_SHARE_MAX`` of their
     adaptation positions and leaving at least ``ROOM_STEPS`` reveal steps, the one that
@@ -251,11 +262,12 @@ def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
 
     >>> c = choose_rate(0.02)
     >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - start_efficiency(0.02) h(0.02)
-    0.84
+    0.847
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
-    target = 1.0 - start_efficiency(qber) * h
     codes = code_family(key_bits)
+    short = codes[0].z < max(c.z for c in load_codes())
+    target = 1.0 - (start_efficiency(qber) + (SHORT_START_EXTRA if short else 0.0)) * h
     roomy: list[tuple[int, int, LdpcCode]] = []
     tight: list[tuple[int, int, LdpcCode]] = []
     heavy: list[tuple[int, int, LdpcCode]] = []
