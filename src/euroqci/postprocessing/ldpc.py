@@ -71,10 +71,11 @@ RESTART_ON_REVEAL = True
 #: table is empty. The table is a calibration of the shipped codes: near the efficiency where
 #: their mother codes alone first decode 95 % of frames (f = 1.09-1.12 for the codes designed
 #: by density evolution, ``scripts/build_ldpc_codes.py``), a little below it where the blind
-#: reveals still gain. Measured on the shipped family (32 frames, reveal step 0.02): a start
-#: of 1.10 gave f = 1.126 / 1.101 / 1.099 / 1.098 at QBER 1 / 2 / 3 / 5 % in 12 / 5 / 4 / 1
-#: round trips, 1.12 gave 1.130 / 1.115 / 1.116 in 5 / 1 / 1 (about twice as fast), 1.08
-#: gave 1.131 / 1.105 / 1.100 in 12 / 8 / 5. The codes before (Elkouss et al. 2009 rows,
+#: reveals still gain. Measured on the shipped family (32 frames, reveal step 0.02, QBER
+#: 1 / 2 / 3 %): a start of 1.12 gave f = 1.128 / 1.116 / 1.116 in 8 / 1 / 1 round trips
+#: (4.1 / 10.6 / 12.3 Mbit/s), 1.10 gave 1.126 / 1.099 / 1.099 in 12 / 5 / 4, 1.08 gave
+#: 1.126 / 1.093 / 1.094 in 16 / 9 / 8 (1.7 / 3.1 / 3.6 Mbit/s), 1.06 no lower. At QBER 5 %
+#: 1.10 gave 1.098 in one round trip. The codes before (Elkouss et al. 2009 rows,
 #: rates 0.05 apart, 10 % adaptation positions) needed 1.19 / 1.15 / 1.13 / 1.10.
 START_EFFICIENCY = 1.10
 START_BY_QBER: tuple[tuple[float, float], ...] = (
@@ -93,7 +94,9 @@ SHORT_START_EXTRA = 0.08
 ROOM_STEPS = 1
 PUNCTURED_SHARE_MAX = 0.6
 #: Each reveal lowers the rate by about ``STEP_EFFICIENCY * h(qber)`` (with the designed codes
-#: 0.03 gave f 0.006-0.015 lower than 0.04 at QBER 1-3 % for 10-20 % less throughput).
+#: 0.03 gave f 0.006-0.015 lower than 0.04 at QBER 1-3 % for 10-20 % less throughput; on the
+#: denser family 0.02 gave 1.126 / 1.101 / 1.099 against 1.128 / 1.103 / 1.100 for 0.03 at a
+#: start of 1.10, at about the same speed).
 STEP_EFFICIENCY = 0.02
 #: Check-node rule of the decoder (a ``RULE_*`` constant of ``_ldpc_kernels``, which this
 #: module imports lazily): the box-plus rule with a piecewise-linear correction
