@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from euroqci.postprocessing import _ldpc_kernels as kernels
+from euroqci.postprocessing.ldpc_design import design_rate
 
 #: Base columns and lifting sizes: a family of long frames (Z = 1024, 262144 bits) and one of
 #: short frames (Z = 128, 32768 bits) for short keys, whose last, part-filled frame would
@@ -178,12 +179,6 @@ def distribution_for(rate: float) -> tuple[dict[int, float], dict[int, float], f
     return _EXPONENTS[row][0], _EXPONENTS[row][1], row
 
 
-def design_rate(lam: dict[int, float], rho: dict[int, float]) -> float:
-    """``1 - (sum rho_i / i) / (sum lambda_i / i)`` with node degrees ``i`` (Richardson and
-    Urbanke, Modern Coding Theory (2008))."""
-    return 1.0 - sum(r / (e + 1) for e, r in rho.items()) / sum(p / (e + 1) for e, p in lam.items())
-
-
 def variable_degrees(lam: dict[int, float], n: int, m: int) -> np.ndarray:
     """Node degrees of ``n`` variables following the edge-perspective ``lam``, sorted.
 
@@ -239,8 +234,11 @@ def build_code(
     lam, rho, row = distribution_for(rate)
     total = sum(lam.values())
     lam = {e: p / total for e, p in lam.items()}
-    if rho and row == rate and abs(design_rate(lam, rho) - rate) > 0.015:
-        raise SystemExit(f"rate {rate}: distribution gives {design_rate(lam, rho):.4f}")
+    if rho and row == rate:
+        # The table's keys are exponents; design_rate takes node degrees.
+        given = design_rate({e + 1: p for e, p in lam.items()}, {e + 1: r for e, r in rho.items()})
+        if abs(given - rate) > 0.015:
+            raise SystemExit(f"rate {rate}: distribution gives {given:.4f}")
     m_b = round((1 - rate) * n_b)
     # A column cannot meet more base rows than there are, nor, on short circulants, more than
     # MAX_DEGREE_BY_LIFTING without 4-cycles: higher degrees are lowered to the cap.
