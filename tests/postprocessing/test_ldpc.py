@@ -156,12 +156,13 @@ def test_decoder_matches_the_slow_reference(
     "rule",
     [kernels.RULE_SUM_PRODUCT_TABLE, kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_BOX_PLUS],
 )
-@given(seed=st.integers(0, 2**32 - 1), p=st.floats(0.0, 0.2))
+@given(seed=st.integers(0, 2**32 - 1), p=st.floats(0.0, 0.2), patience=st.sampled_from([0, 2]))
 @settings(max_examples=25, deadline=None)
 def test_decoder_reports_success_only_when_the_syndrome_is_met(
-    rule: int, seed: int, p: float
+    rule: int, seed: int, p: float, patience: int
 ) -> None:
-    """Never a silent failure: ``ok`` is exactly "the hard decision meets the syndrome"."""
+    """Never a silent failure: ``ok`` is exactly "the hard decision meets the syndrome",
+    also when a stalled frame is given up early."""
     rng = np.random.default_rng(seed)
     ptr, cols, shifts, _ = _small_qc(rng)
     H = _dense(ptr, cols, shifts, 7)
@@ -172,11 +173,42 @@ def test_decoder_reports_success_only_when_the_syndrome_is_met(
     totals = np.where(b == 0, 2.9, -2.9).astype(np.float32)
     c2v = np.zeros((4, cols.size * 7), dtype=np.float32)
     ok = kernels.qc_decode(
-        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20, rule, 0.0,
+        totals, c2v, syndromes, np.arange(4), ptr, cols, shifts, 7, 20, rule, 0.0, patience,
     )  # fmt: skip
     hard = (totals < 0).astype(np.int64)
     met = np.all((hard @ H.T) % 2 == syndromes, axis=1)
     assert np.array_equal(ok.astype(bool), met)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("rule", [kernels.RULE_SUM_PRODUCT_FAST, kernels.RULE_BOX_PLUS])
+def test_decoder_gives_up_on_a_stalled_frame(rng: np.random.Generator, rule: int) -> None:
+    """A hopeless frame (30 % errors on a rate-2/3 code) stops after ``patience`` sweeps
+    without a new low of unmet checks: its state is that of a plain run of some sweep count
+    far below the allowed 400, and it is reported failed."""
+    ptr, cols, shifts, _ = _small_qc(rng)
+    H = _dense(ptr, cols, shifts, 7)
+    n = H.shape[1]
+    a = rng.integers(0, 2, n, dtype=np.uint8)
+    b = a ^ (rng.random(n) < 0.3).astype(np.uint8)
+    syndrome = ((H @ a) % 2).astype(np.uint8)[None, :]
+    prior = np.where(b == 0, 0.85, -0.85).astype(np.float32)[None, :]
+
+    def run(sweeps: int, patience: int) -> tuple[int, np.ndarray]:
+        totals = prior.copy()
+        c2v = np.zeros((1, cols.size * 7), dtype=np.float32)
+        ok = kernels.qc_decode(
+            totals, c2v, syndrome, np.array([0]), ptr, cols, shifts, 7, sweeps, rule, 0.0,
+            patience,
+        )  # fmt: skip
+        return int(ok[0]), totals[0]
+
+    ok, stopped = run(400, 3)
+    assert ok == 0
+    assert not np.array_equal((H @ (stopped < 0)) % 2, syndrome[0])
+    same = [k for k in range(1, 60) if np.array_equal(run(k, 0)[1], stopped)]
+    assert same, "the stalled frame did not stop within 60 sweeps"
+    assert min(same) >= 4  # at least one sweep to set the low, then ``patience`` more
 
 
 @pytest.mark.kernel

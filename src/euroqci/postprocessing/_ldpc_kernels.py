@@ -405,15 +405,27 @@ def _box_plus_magnitude(p, q):
     return lo + _log1p_exp_neg(p + q) - _log1p_exp_neg(max(p, q) - lo)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _count_ones(bits, count):
+    """Number of nonzero entries among the first ``count`` of a uint8 array."""
+    total = 0
+    for z in range(count):
+        total += np.int64(bits[z])
+    return total
+
+
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _box_plus_gather(src, me, pi, acc, par, count):
+def _box_plus_gather(src, me, pi, acc, par, hard, count):
     """Gather of the box-plus rule on ``count`` lanes: ``x = total - message`` read straight
     from the (rotated) totals; ``pi`` gets the magnitude of the forward box-plus sum before
-    each edge, ``par`` the parity of the signs of the inputs (on top of the syndrome)."""
+    each edge, ``par`` the parity of the signs of the inputs (on top of the syndrome),
+    ``hard`` that of the totals' hard decisions (the check's syndrome test)."""
     for z in range(count):
-        v = src[z] - me[z]
+        t = src[z]
+        v = t - me[z]
         pi[z] = acc[z]
         par[z] ^= np.uint8(v < 0)
+        hard[z] ^= np.uint8(t < 0)
         acc[z] = _box_plus_magnitude(acc[z], abs(v))
 
 
@@ -488,7 +500,18 @@ def _syndrome_met(tot, syn, row_ptr, cols, shifts, z_size, par):
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def qc_decode(
-    totals, c2v, syndromes, frame_index, row_ptr, cols, shifts, z_size, max_iterations, rule, scale
+    totals,
+    c2v,
+    syndromes,
+    frame_index,
+    row_ptr,
+    cols,
+    shifts,
+    z_size,
+    max_iterations,
+    rule,
+    scale,
+    patience=0,
 ):
     """Layered belief propagation towards a syndrome on a QC code, resumable.
 
@@ -536,6 +559,12 @@ def qc_decode(
         One of the ``RULE_*`` constants.
     scale : float
         Min-sum normalisation in (0, 1] (``RULE_MIN_SUM`` only).
+    patience : int
+        Give up on a frame after this many sweeps without a new low of its count of unmet
+        checks (each check's hard-decision parity, counted as the sweep reaches its row);
+        0 never gives up early. Near-threshold frames converge slowly (30-100 sweeps) while
+        their count keeps falling; a frame that will fail stalls at thousands of unmet
+        checks, and stopping it early leaves the sweeps to frames that still decode.
 
     Returns
     -------
@@ -553,6 +582,7 @@ def qc_decode(
     min2 = np.empty(z_size, dtype=np.float32)
     arg = np.empty(z_size, dtype=np.int32)
     par = np.empty(z_size, dtype=np.uint8)
+    hard = np.empty(z_size, dtype=np.uint8)
     table = phi_table()
     last = np.uint32(table.shape[0] - 1)
     inv_step = np.float32(1.0 / PHI_STEP)
@@ -573,6 +603,8 @@ def qc_decode(
         tot = totals[f]
         msg = c2v[f]
         syn = syndromes[f]
+        best = np.iinfo(np.int64).max
+        since = 0
         for it in range(max_iterations + 1):
             # Stop as soon as the hard decision meets the syndrome (checked before each
             # sweep, so a resumed frame that already decodes costs one pass).
@@ -581,6 +613,7 @@ def qc_decode(
                 break
             if it == max_iterations:
                 break
+            weight = 0
             for r in range(m_b):
                 c0 = r * z_size
                 start = row_ptr[r]
@@ -590,6 +623,7 @@ def qc_decode(
                         acc[z] = np.float32(1e30)
                         min2[z] = np.float32(1e30)
                         par[z] = syn[c0 + z]
+                        hard[z] = syn[c0 + z]
                     # Gather and scatter read and write the totals in place, each edge's
                     # block as its two rotated runs: no copy into check order and back.
                     # Magnitudes and signs apart: the sums carry magnitudes only and the
@@ -601,10 +635,12 @@ def qc_decode(
                         me = msg[e * z_size : (e + 1) * z_size]
                         blk = tot[base : base + z_size]
                         pi = pre[i]
-                        _box_plus_gather(blk[z_size - h :], me, pi, acc, par, h)
+                        _box_plus_gather(blk[z_size - h :], me, pi, acc, par, hard, h)
                         _box_plus_gather(
-                            blk[: z_size - h], me[h:], pi[h:], acc[h:], par[h:], z_size - h
-                        )
+                            blk[: z_size - h], me[h:], pi[h:], acc[h:], par[h:], hard[h:],
+                            z_size - h,
+                        )  # fmt: skip
+                    weight += _count_ones(hard, z_size)
                     for j in range(deg):
                         i = deg - 1 - j
                         e = start + i
@@ -621,6 +657,7 @@ def qc_decode(
                     continue
                 for z in range(z_size):
                     par[z] = syn[c0 + z]
+                    hard[z] = syn[c0 + z]
                     acc[z] = zero
                     min2[z] = huge
                     arg[z] = 0
@@ -641,6 +678,7 @@ def qc_decode(
                     if rule == RULE_SUM_PRODUCT_TABLE:
                         ai = a[i]
                         for z in range(z_size):
+                            hard[z] ^= np.uint8(xi[z] < zero)
                             v = xi[z] - me[z]
                             xi[z] = v
                             par[z] ^= np.uint8(v < zero)
@@ -651,6 +689,7 @@ def qc_decode(
                         ai = a[i]
                         pi = pre[i]
                         for z in range(z_size):
+                            hard[z] ^= np.uint8(xi[z] < zero)
                             v = xi[z] - me[z]
                             xi[z] = v
                             par[z] ^= np.uint8(v < zero)
@@ -661,6 +700,7 @@ def qc_decode(
                             acc[z] *= th
                     elif rule == RULE_MIN_SUM:
                         for z in range(z_size):
+                            hard[z] ^= np.uint8(xi[z] < zero)
                             v = xi[z] - me[z]
                             xi[z] = v
                             par[z] ^= np.uint8(v < zero)
@@ -675,12 +715,14 @@ def qc_decode(
                     else:
                         ai = a[i]
                         for z in range(z_size):
+                            hard[z] ^= np.uint8(xi[z] < zero)
                             v = xi[z] - me[z]
                             xi[z] = v
                             par[z] ^= np.uint8(v < zero)
                             p = min(-np.log(np.tanh(half * max(abs(v), tiny))), phi_max)
                             ai[z] = p
                             acc[z] += p
+                weight += _count_ones(hard, z_size)
                 # Scatter: new messages and totals, rotated back into variable order (the
                 # tanh-domain rule walks the edges backwards, building the suffix products).
                 for j in range(deg):
@@ -724,6 +766,15 @@ def qc_decode(
                             xi[z] = v + new
                     base = cols[e] * z_size
                     _rotate_out(tot[base : base + z_size], xi, shifts[e], z_size)
+            # Give up on a frame whose count of unmet checks has not reached a new low for
+            # ``patience`` sweeps: it has stalled and will almost surely fail.
+            if weight < best:
+                best = weight
+                since = 0
+            else:
+                since += 1
+                if patience > 0 and since >= patience:
+                    break
     return ok
 
 

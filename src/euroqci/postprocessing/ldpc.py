@@ -55,10 +55,17 @@ __all__ = [
 
 #: Layered sweeps of a decoding attempt from the priors, and of an attempt that resumes from
 #: the messages of the last one (``RESTART_ON_REVEAL = False`` only).
-#: 60 since the density-evolution codes (2026-11-27): their frames converge more slowly near
-#: threshold; with 40, f was 0.003-0.01 higher at QBER 1-3 % (16 frames, STEP_EFFICIENCY 0.03).
-FIRST_ITERATIONS = 60
+#: Near threshold the frames that decode need 30-100 sweeps while their count of unmet checks
+#: keeps falling; the frames that will fail stall at thousands of unmet checks within 10-30
+#: sweeps. So: up to 100 sweeps, but an attempt gives up after ``STALL_SWEEPS`` sweeps without
+#: a new low of that count (``qc_decode``'s ``patience``; 0 never gives up early). Measured on
+#: the shipped family (32 frames, QBER 1 / 2 / 3 / 5 %, the start below): 60 sweeps without the
+#: stall rule gave f = 1.126 / 1.093 / 1.094 / 1.098 at 2.28 / 3.14 / 3.46 / 8.97 Mbit/s;
+#: 100 and 12 gave 1.123 / 1.091 / 1.093 / 1.098 at 2.76 / 3.41 / 3.84 / 9.69; 200 and 20,
+#: 1.123 / 1.090 / 1.092 / 1.098 at 2.44 / 3.09 / 3.51 / 9.65 (one run each, load 0.9-1.3).
+FIRST_ITERATIONS = 100
 RESUME_ITERATIONS = 10
+STALL_SWEEPS = 12
 #: After a reveal, restart the frame from its priors (True) or resume from its messages
 #: (False, restarting only after the last reveal). Measured on the QC codes at QBER
 #: 1 / 2 / 3 / 5 % (16 frames, the calibrated start below, 15 sweeps per resumed attempt):
@@ -345,7 +352,7 @@ def _decode(
     def run(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
         return kernels.qc_decode(  # type: ignore[no-any-return]
             totals, c2v, syndromes, idx, code.row_ptr, code.cols, code.shifts, code.z,
-            iterations, CHECK_RULE, 0.0,
+            iterations, CHECK_RULE, 0.0, STALL_SWEEPS,
         )  # fmt: skip
 
     if len(parts) <= 1 or workers <= 1:
