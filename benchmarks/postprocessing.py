@@ -146,6 +146,7 @@ def bench_ldpc(n: int | None, qber: float, repeats: int = 3, frames: int = 16) -
     in a part-filled frame leaks a full syndrome for it (see docs/benchmarks.md).
     """
     if n is None:
+        # With frames >= ldpc.LONG_FRAMES_MIN the key stays on the longest frames for qber.
         n = frames * choose_rate(qber).code.k
     rng = np.random.default_rng(4)
     a = rng.integers(0, 2, n, dtype=np.uint8)
@@ -168,7 +169,7 @@ def bench_ldpc(n: int | None, qber: float, repeats: int = 3, frames: int = 16) -
     failed = np.any(alice.frames != bob.frames, axis=1)
     e = float((a != b).mean())
     f = bob.disclosed_bits / (n * binary_entropy(e))
-    choice = choose_rate(qber)
+    choice = choose_rate(qber, key_bits=n)
     start = choice.code.effective_rate(choice.punctured)
     print(
         f"ldpc (mother {choice.code.rate:.2f}, start rate {start:.3f}) n={n:.1e} "

@@ -424,8 +424,30 @@ def test_shipped_codes_have_girth_at_least_six() -> None:
     assert [_four_cycles(code) for code in ldpc.load_codes()] == [0] * len(ldpc.load_codes())
 
 
-@pytest.mark.parametrize("key_bits", [None, 10**5])
-def test_shipped_family_spans_the_rates(key_bits: int | None) -> None:
+def _lifting_key_bits(z: int) -> int:
+    """Bits of a key that takes the frames of lifting ``z``: ``LONG_FRAMES_MIN`` of them."""
+    return ldpc.LONG_FRAMES_MIN * min(c.k for c in ldpc.load_codes() if c.z == z)
+
+
+def test_each_key_takes_the_longest_frames_it_fills() -> None:
+    liftings = sorted({c.z for c in ldpc.load_codes()}, reverse=True)
+    assert liftings == [4096, 1024, 128]
+    assert ldpc.code_family()[0].z == 4096
+    for z in liftings:
+        assert ldpc.code_family(_lifting_key_bits(z))[0].z == z
+    assert ldpc.code_family(_lifting_key_bits(4096) - 1)[0].z == 1024
+    assert ldpc.code_family(_lifting_key_bits(1024) - 1)[0].z == 128
+    assert ldpc.code_family(1)[0].z == 128
+    # The longest frames serve only the low QBERs (LIFTING_QBER_MAX).
+    cap = ldpc.LIFTING_QBER_MAX[4096]
+    assert ldpc.code_family(qber=cap / 2)[0].z == 4096
+    assert ldpc.code_family(qber=cap)[0].z == 1024
+    assert ldpc.choose_rate(0.05).code.z == 1024
+
+
+@pytest.mark.parametrize("z", [4096, 1024, 128])
+def test_shipped_family_spans_the_rates(z: int) -> None:
+    key_bits = _lifting_key_bits(z)
     codes = ldpc.code_family(key_bits)
     assert len(codes) >= 5
     assert len({c.z for c in codes}) == 1
@@ -440,7 +462,7 @@ def test_shipped_family_spans_the_rates(key_bits: int | None) -> None:
         assert np.all((code.shifts >= 0) & (code.shifts < code.z))
     # Effective rates cover QBER 0.5 % (short frames: 1 %, see MAX_RATE in the build script)
     # to 11 % at efficiency 1.
-    lowest_qber = 0.005 if key_bits is None else 0.01
+    lowest_qber = 0.005 if z > 128 else 0.01
     assert codes[0].effective_rate(codes[0].d) >= 1 - binary_entropy(lowest_qber)
     assert codes[-1].effective_rate(0) <= 1 - binary_entropy(0.11)
 
@@ -460,7 +482,7 @@ def test_choose_rate_hits_the_target_rate(qber: float) -> None:
 
 
 def test_choose_rate_clamps_to_the_family() -> None:
-    lowest, highest = ldpc.code_family()[-1], ldpc.code_family()[0]
+    lowest, highest = ldpc.code_family(qber=0.2)[-1], ldpc.code_family(qber=1e-5)[0]
     assert ldpc.choose_rate(0.2) == ldpc.RateChoice(lowest, 0, ldpc.choose_rate(0.2).step)
     assert ldpc.choose_rate(1e-5).code is highest
 
@@ -491,6 +513,18 @@ def test_short_keys_take_the_short_frames() -> None:
     assert short.code.n < long.code.n
     enough = ldpc.LONG_FRAMES_MIN * long.code.k
     assert ldpc.choose_rate(0.02, key_bits=enough).code is long.code
+    # Each family starts at its own efficiency: shorter frames further from capacity.
+    for z in (4096, 1024, 128):
+        choice = ldpc.choose_rate(0.02, key_bits=_lifting_key_bits(z))
+        want = 1 - ldpc.start_efficiency(0.02, lifting=z) * binary_entropy(0.02)
+        assert choice.code.z == z
+        assert abs(choice.code.effective_rate(choice.punctured) - want) <= 1 / choice.code.k
+    assert ldpc.start_efficiency(0.02, lifting=128) > ldpc.start_efficiency(0.02, lifting=1024)
+
+
+def _middle_code(qber: float) -> ldpc.LdpcCode:
+    """The code chosen for ``qber`` among the 262144-bit frames (Z = 1024)."""
+    return ldpc.choose_rate(qber, key_bits=_lifting_key_bits(1024)).code
 
 
 @pytest.mark.parametrize(
@@ -499,9 +533,9 @@ def test_short_keys_take_the_short_frames() -> None:
 )
 def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator, rule: int) -> None:
     monkeypatch.setattr(ldpc, "CHECK_RULE", rule)
-    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # the long frames, for a short test
     q = 0.03
-    code = ldpc.choose_rate(q).code
+    code = _middle_code(q)
+    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # 262144-bit frames, for a short test
     n = 3 * code.k + 1000  # the last frame is padded
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < q).astype(np.uint8)
@@ -576,12 +610,13 @@ def test_keys_are_equal_or_the_frame_is_reported_failed(small_family, seed, qber
 
 def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
     """Started too near capacity, the frames decode only after punctured bits are revealed."""
-    monkeypatch.setattr(ldpc, "START_BY_QBER", ((0.02, 1.05),))
+    q = 0.02
+    monkeypatch.setattr(ldpc, "START_BY_QBER", {1024: ((0.02, 1.05),)})
+    n = _middle_code(q).k
     monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
     monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.05)
-    q = 0.02
-    choice = ldpc.choose_rate(q)
-    n = choice.code.k
+    choice = ldpc.choose_rate(q, key_bits=n)
+    assert choice.code.z == 1024
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < q).astype(np.uint8)
     alice, bob = _reconcile(a, b, q)
@@ -595,8 +630,8 @@ def test_failed_frames_are_left_for_verification(monkeypatch, rng) -> None:
     """Far too many errors: nothing decodes, every frame differs and nothing is hidden."""
     monkeypatch.setattr(ldpc, "FIRST_ITERATIONS", 3)
     monkeypatch.setattr(ldpc, "RESUME_ITERATIONS", 1)
+    code = _middle_code(0.01)
     monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
-    code = ldpc.choose_rate(0.01).code
     n = code.k
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < 0.2).astype(np.uint8)

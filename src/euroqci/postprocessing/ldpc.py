@@ -1,8 +1,10 @@
 """LDPC syndrome reconciliation, rate-adaptive and blind, on shipped quasi-cyclic PEG codes.
 
-Quasi-cyclic mother codes of ``n = 262144`` bits (``scripts/build_ldpc_codes.py``: degree
-distributions optimised for the binary symmetric channel, quasi-cyclic progressive edge growth,
-circulants of ``Z = 1024``) ship as ``codes/ldpc_codes.npz`` (base matrices and shifts). Each
+Quasi-cyclic mother codes in three frame lengths, ``n = 1048576``, ``262144`` and ``32768``
+bits (``scripts/build_ldpc_codes.py``: degree distributions optimised for the binary
+symmetric channel, quasi-cyclic progressive edge growth, 256 base columns lifted by circulants
+of ``Z = 4096``, ``1024`` or ``128``; a key takes the longest frames it fills at least
+``LONG_FRAMES_MIN`` times) ship as ``codes/ldpc_codes.npz`` (base matrices and shifts). Each
 has ``d`` adaptation positions that carry no key: Alice fills them with fresh random bits,
 *punctures* the first ``p`` (Bob knows nothing of them) and *shortens* the rest (she tells Bob
 their values), so a frame holds ``k = n - d`` key bits and the effective rate is
@@ -73,29 +75,28 @@ STALL_SWEEPS = 12
 #: at about the same speed: messages stuck in a wrong state decode worse than a fresh start
 #: after a small change of the priors (with a start of 1.15 everywhere the gap was 0.01-0.03).
 RESTART_ON_REVEAL = True
-#: Starting effective rate ``1 - start_efficiency(qber) * h(qber)``: ``START_BY_QBER``
-#: interpolated linearly in the QBER (clamped at the ends), or ``START_EFFICIENCY`` when that
-#: table is empty. The table is a calibration of the shipped codes: near the efficiency where
-#: their mother codes alone first decode 95 % of frames (f = 1.09-1.12 for the codes designed
-#: by density evolution, ``scripts/build_ldpc_codes.py``), a little below it where the blind
-#: reveals still gain. Measured on the shipped family (32 frames, reveal step 0.02, QBER
-#: 1 / 2 / 3 %): a start of 1.12 gave f = 1.128 / 1.116 / 1.116 in 8 / 1 / 1 round trips
-#: (4.1 / 10.6 / 12.3 Mbit/s), 1.10 gave 1.126 / 1.099 / 1.099 in 12 / 5 / 4, 1.08 gave
-#: 1.126 / 1.093 / 1.094 in 16 / 9 / 8 (1.7 / 3.1 / 3.6 Mbit/s), 1.06 no lower. At QBER 5 %
-#: 1.10 gave 1.098 in one round trip. The codes before (Elkouss et al. 2009 rows,
-#: rates 0.05 apart, 10 % adaptation positions) needed 1.19 / 1.15 / 1.13 / 1.10.
+#: Starting effective rate ``1 - start_efficiency(qber, lifting=Z) * h(qber)``: the table of
+#: ``START_BY_QBER`` for the frames' lifting ``Z``, interpolated linearly in the QBER (clamped
+#: at the ends), or ``START_EFFICIENCY`` without a table. Each table is a calibration of the
+#: shipped codes: near the efficiency where their mother codes alone first decode most frames,
+#: a little below it where the blind reveals still gain; longer frames start nearer capacity.
+#: Z = 1024 (262144-bit frames; 32 frames, reveal step 0.02, QBER 1 / 2 / 3 %, 60 sweeps
+#: without the stall rule): a start of 1.12 gave f = 1.128 / 1.116 / 1.116 in 8 / 1 / 1 round
+#: trips (4.1 / 10.6 / 12.3 Mbit/s), 1.10 gave 1.126 / 1.099 / 1.099 in 12 / 5 / 4, 1.08 gave
+#: 1.126 / 1.093 / 1.094 in 16 / 9 / 8 (1.7 / 3.1 / 3.6 Mbit/s), 1.06 no lower; at QBER 5 %
+#: 1.10 gave 1.098 in one round trip. Z = 128 (32768 bits): 0.08 above Z = 1024 (11 short
+#: frames, 3.3e5 bits, QBER 1 / 2 / 3 / 5 %: +0.04 failed 0 / 1 / 2 / 2 frames when the
+#: punctured positions ran out, +0.08 none, in one round trip each). Z = 4096 (1048576 bits,
+#: 16 frames, 100 sweeps with the stall rule, QBER 1 / 2 / 3 %): a start of 1.10 gave
+#: f = 1.115 / 1.100 / 1.099 in 3 / 1 / 1 round trips (2.2 / 6.7 / 8.2 Mbit/s), 1.09 gave
+#: 1.090 / 1.089 at QBER 2 / 3 % in one (4.9 / 5.5 Mbit/s), 1.08 gave 1.115 / 1.081 / 1.086
+#: in 5 / 2 / 3 (1.3 / 3.5 / 3.6 Mbit/s), 1.06 no lower (load 1.0-1.7).
 START_EFFICIENCY = 1.10
-START_BY_QBER: tuple[tuple[float, float], ...] = (
-    (0.01, 1.10),
-    (0.02, 1.08),
-    (0.03, 1.08),
-    (0.05, 1.10),
-)
-#: Added to the start efficiency on the short frames (``code_family`` for short keys): 32768
-#: bits decode further from capacity. Measured with 11 short frames (3.3e5 bits, QBER 1 / 2 /
-#: 3 / 5 %): +0.04 failed 0 / 1 / 2 / 2 frames (punctured positions ran out), +0.08 none, in
-#: one round trip each.
-SHORT_START_EXTRA = 0.08
+START_BY_QBER: dict[int, tuple[tuple[float, float], ...]] = {
+    4096: ((0.01, 1.10), (0.02, 1.09), (0.03, 1.09)),
+    1024: ((0.01, 1.10), (0.02, 1.08), (0.03, 1.08), (0.05, 1.10)),
+    128: ((0.01, 1.18), (0.02, 1.16), (0.03, 1.16), (0.05, 1.18)),
+}
 #: Reveal steps of punctured positions a starting code should leave, and the largest share of
 #: its adaptation positions it should puncture (see :func:`choose_rate`).
 ROOM_STEPS = 1
@@ -111,11 +112,18 @@ STEP_EFFICIENCY = 0.02
 #: codes), sum-product in the tanh domain (``RULE_SUM_PRODUCT_FAST`` = 3, float32-exact,
 #: 1.85 ns) or from the phi table (``RULE_SUM_PRODUCT_TABLE`` = 1, the rule before, 2.8 ns).
 CHECK_RULE = 4
-#: Keys shorter than this many frames of the longest codes use the shortest (``code_family``).
+#: A family of frames serves keys of at least this many of its frames (``code_family``).
 LONG_FRAMES_MIN = 8
-#: Code bits per batch of frames (one blind exchange each): bounds the decoder state (one
-#: float32 message per edge and frame) to about 60 MB.
-BATCH_BITS = 2**21
+#: ... and estimated QBERs below this (by lifting; others: all). The 1048576-bit frames
+#: decode nearer capacity, but their rows outgrow the L2 cache (1.16-1.29 ns per edge and
+#: sweep against 1.02-1.04 on Z = 1024): at QBER 5 % the 262144-bit frames gave f = 1.098 at
+#: 9.7 Mbit/s where the longer ones gave 1.098 at 8.2 or 1.118 at 9.7; at 1-3 % the longer
+#: ones win on both (measurements at ``START_BY_QBER``).
+LIFTING_QBER_MAX: dict[int, float] = {4096: 0.04}
+#: Code bits per batch of frames (one blind exchange each): 8 of the longest frames, so that
+#: both threads stay busy; bounds the decoder state (one float32 message per edge and frame)
+#: to about 250 MB.
+BATCH_BITS = 2**23
 #: |LLR| of a bit that Bob knows (shortened positions, padding of the last frame).
 KNOWN_LLR = 1000.0
 
@@ -232,33 +240,41 @@ class RateChoice:
     step: int
 
 
-def start_efficiency(qber: float) -> float:
-    """The efficiency Bob starts at for an estimated ``qber`` (see ``START_BY_QBER``)."""
-    if not START_BY_QBER:
+def start_efficiency(qber: float, *, lifting: int | None = None) -> float:
+    """The efficiency Bob starts at for an estimated ``qber`` on frames of circulant size
+    ``lifting`` (by default that of a long key's frames, ``code_family(qber=qber)``; see
+    ``START_BY_QBER``)."""
+    if lifting is None:
+        lifting = code_family(qber=qber)[0].z
+    table = START_BY_QBER.get(lifting, ())
+    if not table:
         return START_EFFICIENCY
-    q, f = zip(*START_BY_QBER, strict=True)
+    q, f = zip(*table, strict=True)
     return float(np.interp(qber, q, f))
 
 
-def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
+def code_family(key_bits: int | None = None, *, qber: float | None = None) -> tuple[LdpcCode, ...]:
     """The shipped codes of one frame length, highest rate first.
 
-    The longest frames when the key fills at least ``LONG_FRAMES_MIN`` of them (or when
-    ``key_bits`` is None), else the shortest: the last frame of a key is padded, and a
+    The longest frames that the key fills at least ``LONG_FRAMES_MIN`` times (the longest of
+    all when ``key_bits`` is None) and that serve the estimated ``qber``
+    (``LIFTING_QBER_MAX``), else the shortest: the last frame of a key is padded, and a
     part-filled frame leaks a whole syndrome.
     """
     by_z: dict[int, list[LdpcCode]] = {}
     for code in load_codes():
         by_z.setdefault(code.z, []).append(code)
-    longest = by_z[max(by_z)]
-    if key_bits is None or key_bits >= LONG_FRAMES_MIN * min(c.k for c in longest):
-        return tuple(longest)
+    for z in sorted(by_z, reverse=True):
+        if qber is not None and qber >= LIFTING_QBER_MAX.get(z, 1.0):
+            continue
+        if key_bits is None or key_bits >= LONG_FRAMES_MIN * min(c.k for c in by_z[z]):
+            return tuple(by_z[z])
     return tuple(by_z[min(by_z)])
 
 
 def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
     """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``
-    (plus ``SHORT_START_EXTRA`` in the efficiency on the short frames).
+    (the start of the family's frame length).
 
     Among the codes that reach that rate puncturing at most ``PUNCTURED_SHARE_MAX`` of their
     adaptation positions and leaving at least ``ROOM_STEPS`` reveal steps, the one that
@@ -275,9 +291,8 @@ def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
     0.847
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
-    codes = code_family(key_bits)
-    short = codes[0].z < max(c.z for c in load_codes())
-    target = 1.0 - (start_efficiency(qber) + (SHORT_START_EXTRA if short else 0.0)) * h
+    codes = code_family(key_bits, qber=qber)
+    target = 1.0 - start_efficiency(qber, lifting=codes[0].z) * h
     roomy: list[tuple[int, int, LdpcCode]] = []
     tight: list[tuple[int, int, LdpcCode]] = []
     heavy: list[tuple[int, int, LdpcCode]] = []
