@@ -281,7 +281,7 @@ def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
 
     >>> c = choose_rate(0.02)
     >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - start_efficiency(0.02) h(0.02)
-    0.847
+    0.846
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
     codes = code_family(key_bits)
