@@ -774,6 +774,9 @@ def qc_decode(
             else:
                 since += 1
                 if patience > 0 and since >= patience:
+                    # The last sweep may have met the syndrome: report what the word is.
+                    if _syndrome_met(tot, syn, row_ptr, cols, shifts, z_size, par):
+                        ok[k] = 1
                     break
     return ok
 
