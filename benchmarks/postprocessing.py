@@ -146,7 +146,7 @@ def bench_ldpc(n: int | None, qber: float, repeats: int = 3, frames: int = 16) -
     in a part-filled frame leaks a full syndrome for it (see docs/benchmarks.md).
     """
     if n is None:
-        # With frames >= ldpc.LONG_FRAMES_MIN the key stays on the longest frames for qber.
+        # Whole frames of the longest codes: one segment (ldpc.plan_segments).
         n = frames * choose_rate(qber).code.k
     rng = np.random.default_rng(4)
     a = rng.integers(0, 2, n, dtype=np.uint8)

@@ -425,8 +425,9 @@ def test_shipped_codes_have_girth_at_least_six() -> None:
 
 
 def _lifting_key_bits(z: int) -> int:
-    """Bits of a key that takes the frames of lifting ``z``: ``LONG_FRAMES_MIN`` of them."""
-    return ldpc.LONG_FRAMES_MIN * min(c.k for c in ldpc.load_codes() if c.z == z)
+    """Bits of a key whose first segment takes the frames of lifting ``z``: one frame (less
+    than one of the next longer frames)."""
+    return max(c.k for c in ldpc.load_codes() if c.z == z)
 
 
 def test_each_key_takes_the_longest_frames_it_fills() -> None:
@@ -435,9 +436,30 @@ def test_each_key_takes_the_longest_frames_it_fills() -> None:
     assert ldpc.code_family()[0].z == 4096
     for z in liftings:
         assert ldpc.code_family(_lifting_key_bits(z))[0].z == z
-    assert ldpc.code_family(_lifting_key_bits(4096) - 1)[0].z == 1024
-    assert ldpc.code_family(_lifting_key_bits(1024) - 1)[0].z == 128
+    shortest_k = {z: min(c.k for c in ldpc.load_codes() if c.z == z) for z in liftings}
+    assert ldpc.code_family(shortest_k[4096] - 1)[0].z == 1024
+    assert ldpc.code_family(shortest_k[1024] - 1)[0].z == 128
     assert ldpc.code_family(1)[0].z == 128
+
+
+@given(n=st.integers(0, 3 * 10**7), qber=st.floats(0.005, 0.11))
+@settings(max_examples=60, deadline=None)
+def test_segments_are_whole_frames_but_the_last(n: int, qber: float) -> None:
+    """The plan covers the key exactly, longest frames first, every segment whole frames of
+    its code except the last, which is on the shortest frames and shorter than a
+    frame of the next longer length."""
+    plan = ldpc.plan_segments(qber, n)
+    assert sum(bits for _, bits in plan) == n
+    lengths = [c.code.n for c, _ in plan]
+    assert lengths == sorted(lengths, reverse=True) and len(set(lengths)) == len(lengths)
+    for choice, bits in plan[:-1]:
+        assert bits > 0 and bits % choice.code.k == 0
+        assert choice == ldpc.choose_rate(qber, lifting=choice.code.z)
+    last, rest = plan[-1]
+    if last.code.z != 128:
+        assert rest % last.code.k == 0
+    elif len(plan) > 1:
+        assert rest < min(c.code.k for c, _ in plan[:-1])
 
 
 @pytest.mark.parametrize("z", [4096, 1024, 128])
@@ -506,7 +528,7 @@ def _reconcile(a, b, qber, statuses=None):
 def test_short_keys_take_the_short_frames() -> None:
     long, short = ldpc.choose_rate(0.02), ldpc.choose_rate(0.02, key_bits=10**5)
     assert short.code.n < long.code.n
-    enough = ldpc.LONG_FRAMES_MIN * long.code.k
+    enough = long.code.k
     assert ldpc.choose_rate(0.02, key_bits=enough).code is long.code
     # Each family starts at its own efficiency: shorter frames further from capacity.
     for z in (4096, 1024, 128):
@@ -530,7 +552,6 @@ def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator, rule:
     monkeypatch.setattr(ldpc, "CHECK_RULE", rule)
     q = 0.03
     code = _middle_code(q)
-    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 3)  # 262144-bit frames, for a short test
     n = 3 * code.k + 1000  # the last frame is padded
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < q).astype(np.uint8)
@@ -540,10 +561,12 @@ def test_ldpc_reconciles_or_reports(monkeypatch, rng: np.random.Generator, rule:
     assert np.array_equal(alice.frames.reshape(-1)[:n], a)
     equal = np.all(alice.frames == bob.frames, axis=1)
     assert equal.sum() >= 3
-    # Leak at most all syndrome bits plus one report per round trip and frame.
-    assert bob.disclosed_bits <= 4 * (code.m + bob.rounds)
-    # Efficiency over the 4 frames (the padded one leaks as much as a full one).
-    f = bob.disclosed_bits / (4 * code.k * binary_entropy(float(np.mean(a != b))))
+    # The last 1000 bits go on one short frame (plan_segments), not on a padded long one:
+    # the leak stays below four long syndromes.
+    plan = ldpc.plan_segments(q, n)
+    assert [(c.code.z, bits) for c, bits in plan] == [(1024, 3 * code.k), (128, 1000)]
+    assert bob.disclosed_bits < 4 * code.m
+    f = bob.disclosed_bits / (n * binary_entropy(float(np.mean(a != b))))
     assert 1.0 < f < 1.3
 
 
@@ -608,7 +631,6 @@ def test_blind_reveals_rescue_an_optimistic_start(monkeypatch, rng) -> None:
     q = 0.02
     monkeypatch.setattr(ldpc, "START_BY_QBER", {1024: ((0.02, 1.05),)})
     n = _middle_code(q).k
-    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
     monkeypatch.setattr(ldpc, "STEP_EFFICIENCY", 0.05)
     choice = ldpc.choose_rate(q, key_bits=n)
     assert choice.code.z == 1024
@@ -626,7 +648,6 @@ def test_failed_frames_are_left_for_verification(monkeypatch, rng) -> None:
     monkeypatch.setattr(ldpc, "FIRST_ITERATIONS", 3)
     monkeypatch.setattr(ldpc, "RESUME_ITERATIONS", 1)
     code = _middle_code(0.01)
-    monkeypatch.setattr(ldpc, "LONG_FRAMES_MIN", 1)
     n = code.k
     a = rng.integers(0, 2, n, dtype=np.uint8)
     b = a ^ (rng.random(n) < 0.2).astype(np.uint8)

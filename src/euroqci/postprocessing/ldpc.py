@@ -3,8 +3,9 @@
 Quasi-cyclic mother codes in three frame lengths, ``n = 1048576``, ``262144`` and ``32768``
 bits (``scripts/build_ldpc_codes.py``: degree distributions optimised for the binary
 symmetric channel, quasi-cyclic progressive edge growth, 256 base columns lifted by circulants
-of ``Z = 4096``, ``1024`` or ``128``; a key takes the longest frames it fills at least
-``LONG_FRAMES_MIN`` times) ship as ``codes/ldpc_codes.npz`` (base matrices and shifts). Each
+of ``Z = 4096``, ``1024`` or ``128``; a key is cut into whole frames of the longest codes, then
+of the next, and its rest on the shortest, :func:`plan_segments`) ship as
+``codes/ldpc_codes.npz`` (base matrices and shifts). Each
 has ``d`` adaptation positions that carry no key: Alice fills them with fresh random bits,
 *punctures* the first ``p`` (Bob knows nothing of them) and *shortens* the rest (she tells Bob
 their values), so a frame holds ``k = n - d`` key bits and the effective rate is
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from euroqci.errors import ProtocolAbort
 from euroqci.postprocessing.cascade import CascadeResult
 from euroqci.postprocessing.channel import ClassicalChannel
 from euroqci.postprocessing.estimation import binary_entropy
@@ -53,6 +55,7 @@ __all__ = [
     "ldpc_alice",
     "ldpc_bob",
     "load_codes",
+    "plan_segments",
 ]
 
 #: Layered sweeps of a decoding attempt from the priors, and of an attempt that resumes from
@@ -115,8 +118,6 @@ STEP_EFFICIENCY = 0.02
 #: codes), sum-product in the tanh domain (``RULE_SUM_PRODUCT_FAST`` = 3, float32-exact,
 #: 1.85 ns) or from the phi table (``RULE_SUM_PRODUCT_TABLE`` = 1, the rule before, 2.8 ns).
 CHECK_RULE = 4
-#: A family of frames serves keys of at least this many of its frames (``code_family``).
-LONG_FRAMES_MIN = 8
 #: Code bits per batch of frames (one blind exchange each): 8 of the longest frames, so that
 #: both threads stay busy; bounds the decoder state (one float32 message per edge and frame)
 #: to about 250 MB.
@@ -252,20 +253,22 @@ def start_efficiency(qber: float, *, lifting: int | None = None) -> float:
 def code_family(key_bits: int | None = None) -> tuple[LdpcCode, ...]:
     """The shipped codes of one frame length, highest rate first.
 
-    The longest frames that the key fills at least ``LONG_FRAMES_MIN`` times (the longest of
-    all when ``key_bits`` is None), else the shortest: the last frame of a key is padded, and
-    a part-filled frame leaks a whole syndrome.
+    The longest frames that a key of ``key_bits`` fills at least once (the longest of all when
+    ``key_bits`` is None), else the shortest: the frames of the first segment that
+    :func:`plan_segments` cuts from such a key.
     """
     by_z: dict[int, list[LdpcCode]] = {}
     for code in load_codes():
         by_z.setdefault(code.z, []).append(code)
     for z in sorted(by_z, reverse=True):
-        if key_bits is None or key_bits >= LONG_FRAMES_MIN * min(c.k for c in by_z[z]):
+        if key_bits is None or key_bits >= min(c.k for c in by_z[z]):
             return tuple(by_z[z])
     return tuple(by_z[min(by_z)])
 
 
-def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
+def choose_rate(
+    qber: float, *, key_bits: int | None = None, lifting: int | None = None
+) -> RateChoice:
     """The mother code and puncturing that give rate ``1 - start_efficiency(qber) h(qber)``
     (the start of the family's frame length).
 
@@ -276,15 +279,18 @@ def choose_rate(qber: float, *, key_bits: int | None = None) -> RateChoice:
     propagation down, so a frame decodes best on the code nearest its rate: measured at
     QBER 2 %, puncturing 83 % of the adaptation positions of the rate-0.82 code failed 19-21
     of 32 frames where the rate-0.84 code, puncturing 16 %, failed none. The rate is
-    clamped to what the family covers; the family is the one :func:`code_family` gives for
-    ``key_bits``.
+    clamped to what the family covers; the family is that of circulant size ``lifting``, or
+    else the one :func:`code_family` gives for ``key_bits``.
 
     >>> c = choose_rate(0.02)
     >>> round(c.code.effective_rate(c.punctured), 3)  # 1 - start_efficiency(0.02) h(0.02)
     0.846
     """
     h = binary_entropy(min(max(qber, 1e-4), 0.5))
-    codes = code_family(key_bits)
+    if lifting is None:
+        codes = code_family(key_bits)
+    else:
+        codes = tuple(c for c in load_codes() if c.z == lifting)
     target = 1.0 - start_efficiency(qber, lifting=codes[0].z) * h
     roomy: list[tuple[int, int, LdpcCode]] = []
     tight: list[tuple[int, int, LdpcCode]] = []
@@ -374,20 +380,71 @@ def _decode(
     return ok
 
 
+def plan_segments(qber: float, n_bits: int) -> list[tuple[RateChoice, int]]:
+    """How a key of ``n_bits`` is cut into frames: ``(choice, key bits)`` per segment.
+
+    Whole frames of the longest codes first, then whole frames of the next length, and the
+    rest on the shortest frames, whose last frame is padded: a padded frame leaks a whole
+    syndrome, so the padding is at most one short frame (before, a key took one frame
+    length, and a key of 9.8 long frames padded a fifth of one: f 0.02-0.03 higher).
+    """
+    liftings = sorted({c.z for c in load_codes()}, reverse=True)
+    plan: list[tuple[RateChoice, int]] = []
+    rest = n_bits
+    for z in liftings:
+        choice = choose_rate(qber, lifting=z)
+        take = rest if z == liftings[-1] else (rest // choice.code.k) * choice.code.k
+        if take > 0 or (z == liftings[-1] and not plan):  # an empty key: one padded frame
+            plan.append((choice, take))
+            rest -= take
+    return plan
+
+
+def _rows(bits: npt.NDArray[np.uint8], row_bits: int) -> npt.NDArray[np.uint8]:
+    """The key as rows of ``row_bits`` (the last zero-padded): the frames that verification
+    tags and that the pipeline keeps or drops."""
+    return _frames(bits, row_bits)
+
+
 def ldpc_bob(
     channel: ClassicalChannel, bits: npt.NDArray[np.uint8], *, qber: float, workers: int = 2
 ) -> CascadeResult:
-    """Bob's side: choose the rate, decode every frame, ask for reveals until done.
+    """Bob's side: cut the key into frames (:func:`plan_segments`), choose each segment's
+    rate, decode every frame, ask for reveals until done.
 
-    ``qber`` (a fraction in (0, 0.5)) sets the starting rate and the channel LLR.
-    Returns Bob's key frames (F, k) after decoding (a frame that never met its syndrome is left
-    as decoded so far; verification finds it), the bits leaked, the round trips used and the
-    bits Bob flipped per frame.
+    ``qber`` (a fraction in (0, 0.5)) sets the starting rates and the channel LLR.
+    Returns Bob's key after decoding as rows of the first segment's frame length (a frame
+    that never met its syndrome is left as decoded so far; verification finds its rows), the
+    bits leaked, the round trips used and the bits Bob flipped per row.
     """
 
     if not 0.0 < qber < 0.5:
         raise ValueError(f"qber must be a fraction in (0, 0.5), got {qber}")
-    choice = choose_rate(qber, key_bits=int(bits.size))
+    plan = plan_segments(qber, int(bits.size))
+    decoded = np.empty_like(bits)
+    leak = rounds = 0
+    offset = 0
+    for choice, n_bits in plan:
+        part = bits[offset : offset + n_bits]
+        out, part_leak, part_rounds = _bob_segment(channel, part, qber, choice, workers)
+        decoded[offset : offset + n_bits] = out.reshape(-1)[:n_bits]
+        leak += part_leak
+        rounds += part_rounds
+        offset += n_bits
+    row_bits = plan[0][0].code.k
+    mine, theirs = _rows(decoded, row_bits), _rows(bits, row_bits)
+    flips = np.sum(mine != theirs, axis=1).astype(np.int64)
+    return CascadeResult(mine, leak, rounds, flips)
+
+
+def _bob_segment(
+    channel: ClassicalChannel,
+    bits: npt.NDArray[np.uint8],
+    qber: float,
+    choice: RateChoice,
+    workers: int,
+) -> tuple[npt.NDArray[np.uint8], int, int]:
+    """One segment of Bob's side on the frames of ``choice.code``: (frames, leak, rounds)."""
     code = choice.code
     frames = _frames(bits, code.k)
     n_frames = frames.shape[0]
@@ -459,8 +516,7 @@ def ldpc_bob(
         words ^= (totals < 0).astype(np.uint8)
         out[batch] = words[:, code.key_positions]
         leak += int(np.sum(code.m - punctured + reports))
-    flips = np.sum(out != frames, axis=1).astype(np.int64)
-    return CascadeResult(out, leak, rounds, flips)
+    return out, leak, rounds
 
 
 def ldpc_alice(
@@ -469,16 +525,45 @@ def ldpc_alice(
     *,
     rng: np.random.Generator | None = None,
 ) -> CascadeResult:
-    """Alice's side: send syndromes and shortened values; reveal punctured bits on request.
+    """Alice's side: for each segment Bob starts, send syndromes and shortened values and
+    reveal punctured bits on request.
 
     ``rng`` draws the adaptation bits (fresh randomness, never key); by default one seeded from
-    the operating system.
+    the operating system. Returns her key as rows of the first segment's frame length, as
+    :func:`ldpc_bob` does.
     """
 
     rng = np.random.default_rng() if rng is None else rng
-    start = channel.recv("ldpc-start")
-    code = next(c for c in load_codes() if c.index == int(start["code"]))
-    p0, step = int(start["punctured"]), int(start["step"])
+    codes = {c.index: c for c in load_codes()}
+    leak = offset = row_bits = 0
+    while offset < bits.size or row_bits == 0:
+        start = channel.recv("ldpc-start")
+        try:
+            code = codes[int(start["code"])]
+            p0, step = int(start["punctured"]), int(start["step"])
+            n_bits = int(start["n_bits"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolAbort("malformed ldpc-start message", reason="protocol") from exc
+        if not (0 <= p0 <= code.d and step > 0 and 0 <= n_bits <= bits.size - offset) or (
+            n_bits == 0 and bits.size > 0
+        ):
+            raise ProtocolAbort("ldpc-start outside the code or the key", reason="protocol")
+        row_bits = row_bits or code.k
+        leak += _alice_segment(channel, bits[offset : offset + n_bits], code, p0, step, rng)
+        offset += n_bits
+    rows = _rows(bits, row_bits)
+    return CascadeResult(rows, leak, 1, np.zeros(len(rows), np.int64))
+
+
+def _alice_segment(
+    channel: ClassicalChannel,
+    bits: npt.NDArray[np.uint8],
+    code: LdpcCode,
+    p0: int,
+    step: int,
+    rng: np.random.Generator,
+) -> int:
+    """One segment of Alice's side on the frames of ``code``; returns the bits leaked."""
     frames = _frames(bits, code.k)
     leak = 0
     for batch in _batches(frames.shape[0], code.n):
@@ -507,4 +592,4 @@ def ldpc_alice(
             for f, p in zip(todo, pos, strict=True):
                 punctured[f] -= p.size
         leak += int(np.sum(code.m - punctured + reports))
-    return CascadeResult(frames, leak, 1, np.zeros(len(frames), np.int64))
+    return leak
