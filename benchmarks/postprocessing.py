@@ -278,6 +278,17 @@ def _ldpc_rows() -> None:
         bench_ldpc(2**22, q, repeats=1)
 
 
+def _qbers(text: str) -> list[float]:
+    """QBERs from a comma-separated list, each a fraction in (0, 0.5)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--ldpc-qbers: expected fractions like 0.01,0.02, got {text!r}") from None
+    if not values or not all(0.0 < v < 0.5 for v in values):
+        raise SystemExit(f"--ldpc-qbers: each QBER must be a fraction in (0, 0.5), got {text!r}")
+    return values
+
+
 #: Check-node rules of the LDPC decoder.
 LDPC_RULES = {
     "fast": _ldpc_kernels.RULE_SUM_PRODUCT_FAST,
@@ -303,12 +314,18 @@ def main() -> None:
         "--ldpc-fer", type=int, metavar="FRAMES", help="LDPC f and FER over FRAMES long frames"
     )
     parser.add_argument(
+        "--ldpc-qbers",
+        default="0.01,0.02,0.03,0.05",
+        help="comma-separated QBERs of --ldpc-fer (default 0.01,0.02,0.03,0.05)",
+    )
+    parser.add_argument(
         "--ldpc-rule",
         choices=sorted(LDPC_RULES),
         default="boxplus",
         help="LDPC check-node rule: tanh domain (default), phi table, or piecewise-linear box-plus",
     )
     args = parser.parse_args()
+    qbers = _qbers(args.ldpc_qbers)
     # Module constant of the library (not a public argument): the benchmark compares the rules.
     ldpc.CHECK_RULE = LDPC_RULES[args.ldpc_rule]
     command = "command: PYTHONPATH=src python benchmarks/postprocessing.py"
@@ -317,6 +334,8 @@ def main() -> None:
     options += f" --pulses {args.pulses:.0e}" if args.pulses != 1e8 else ""
     options += f" --cascade-fer {args.cascade_fer}" if args.cascade_fer else ""
     options += f" --ldpc-fer {args.ldpc_fer}" if args.ldpc_fer else ""
+    if args.ldpc_qbers != "0.01,0.02,0.03,0.05":
+        options += f" --ldpc-qbers {args.ldpc_qbers}"
     options += f" --ldpc-rule {args.ldpc_rule}" if args.ldpc_rule != "boxplus" else ""
     print(command + options)
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -326,7 +345,7 @@ def main() -> None:
         return
     if args.ldpc_fer:
         bench_ldpc(2**16, 0.02, repeats=1)  # warm-up: loads the compiled kernels
-        for q in (0.01, 0.02, 0.03, 0.05):
+        for q in qbers:
             bench_ldpc(None, q, repeats=1, frames=args.ldpc_fer)
         return
     if args.ldpc:
