@@ -408,7 +408,7 @@ def _box_plus_magnitude(p, q):
 @njit(cache=True, nogil=True, inline="always")
 def _count_ones(bits, count):
     """Number of nonzero entries among the first ``count`` of a uint8 array."""
-    total = 0
+    total = np.int64(0)
     for z in range(count):
         total += np.int64(bits[z])
     return total
