@@ -403,12 +403,6 @@ def plan_segments(qber: float, n_bits: int) -> list[tuple[RateChoice, int]]:
     return plan
 
 
-def _rows(bits: npt.NDArray[np.uint8], row_bits: int) -> npt.NDArray[np.uint8]:
-    """The key as rows of ``row_bits`` (the last zero-padded): the frames that verification
-    tags and that the pipeline keeps or drops."""
-    return _frames(bits, row_bits)
-
-
 def ldpc_bob(
     channel: ClassicalChannel, bits: npt.NDArray[np.uint8], *, qber: float, workers: int = 2
 ) -> CascadeResult:
@@ -434,8 +428,10 @@ def ldpc_bob(
         leak += part_leak
         rounds += part_rounds
         offset += n_bits
+    # Rows of the first segment's frame length (the last zero-padded): what verification tags
+    # and the pipeline keeps or drops.
     row_bits = plan[0][0].code.k
-    mine, theirs = _rows(decoded, row_bits), _rows(bits, row_bits)
+    mine, theirs = _frames(decoded, row_bits), _frames(bits, row_bits)
     flips = np.sum(mine != theirs, axis=1).astype(np.int64)
     return CascadeResult(mine, leak, rounds, flips)
 
@@ -554,7 +550,7 @@ def ldpc_alice(
         row_bits = row_bits or code.k
         leak += _alice_segment(channel, bits[offset : offset + n_bits], code, p0, step, rng)
         offset += n_bits
-    rows = _rows(bits, row_bits)
+    rows = _frames(bits, row_bits)
     return CascadeResult(rows, leak, 1, np.zeros(len(rows), np.int64))
 
 
