@@ -278,6 +278,10 @@ def _ldpc_rows() -> None:
         bench_ldpc(2**22, q, repeats=1)
 
 
+#: QBERs of the LDPC FER runs unless --ldpc-qbers says otherwise.
+LDPC_QBERS = "0.01,0.02,0.03,0.05"
+
+
 def _qbers(text: str) -> list[float]:
     """QBERs from a comma-separated list, each a fraction in (0, 0.5)."""
     try:
@@ -315,8 +319,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--ldpc-qbers",
-        default="0.01,0.02,0.03,0.05",
-        help="comma-separated QBERs of --ldpc-fer (default 0.01,0.02,0.03,0.05)",
+        default=LDPC_QBERS,
+        help=f"comma-separated QBERs of --ldpc-fer (default {LDPC_QBERS})",
     )
     parser.add_argument(
         "--ldpc-rule",
@@ -334,7 +338,7 @@ def main() -> None:
     options += f" --pulses {args.pulses:.0e}" if args.pulses != 1e8 else ""
     options += f" --cascade-fer {args.cascade_fer}" if args.cascade_fer else ""
     options += f" --ldpc-fer {args.ldpc_fer}" if args.ldpc_fer else ""
-    if args.ldpc_qbers != "0.01,0.02,0.03,0.05":
+    if args.ldpc_qbers != LDPC_QBERS:
         options += f" --ldpc-qbers {args.ldpc_qbers}"
     options += f" --ldpc-rule {args.ldpc_rule}" if args.ldpc_rule != "boxplus" else ""
     print(command + options)
